@@ -1,0 +1,139 @@
+"""Already-segmented comments from other forums, as CSV or JSONL.
+
+One row (or JSON object per line) per post or comment:
+
+=============  ========  ==========================================================
+column         required  meaning
+=============  ========  ==========================================================
+thread_id      yes       groups rows into threads (unit ids start with it)
+comment_id     yes       unique within its thread
+text           yes       the comment's text
+parent_id      no        comment_id it answers; empty = top-level comment
+kind           no        ``post`` for the thread's post (at most one per thread)
+author         no        display name
+timestamp      no        ISO 8601 (``2015-04-23T08:02``)
+title          no        thread title (first non-empty value per thread)
+post_date      no        thread date, ISO 8601
+url            no        thread address
+=============  ========  ==========================================================
+
+Rows are kept in file order; a bad row is skipped with a problem naming its line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime
+
+from ..errors import Code, PipelineError, Problem
+from .model import ParsedThread, RawComment, Unit, add_comment_tree
+
+REQUIRED = ("thread_id", "comment_id", "text")
+_SAFE_ID_RE = re.compile(r"[^\w.-]+")
+
+
+def _iso(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")).replace(tzinfo=None).isoformat(
+            timespec="seconds")
+    except ValueError:
+        return None
+
+
+def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems: list[Problem]) -> list[ParsedThread]:
+    threads: dict[str, ParsedThread] = {}
+    comments: dict[str, list[RawComment]] = {}
+    seen: dict[str, set[str]] = {}
+    for line, row in rows:
+        missing = [c for c in REQUIRED if str(row.get(c) or "").strip() == "" and c != "text"]
+        if missing or "text" not in row:
+            problems.append(Problem(Code.E007.value, source_file, f"row lacks {', '.join(missing or ['text'])}; skipped.",
+                                    f"Every row needs {', '.join(REQUIRED)}.", line=line))
+            continue
+        tid = _SAFE_ID_RE.sub("_", str(row["thread_id"]).strip())
+        cid = str(row["comment_id"]).strip()
+        thread = threads.get(tid)
+        if thread is None:
+            thread = threads[tid] = ParsedThread(thread_id=tid, source_file=source_file, layout=layout)
+            thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, ""))
+            comments[tid], seen[tid] = [], set()
+        for key in ("title", "url"):
+            if not getattr(thread, key) and row.get(key):
+                setattr(thread, key, str(row[key]))
+        if not thread.post_date and row.get("post_date"):
+            thread.post_date = (_iso(row["post_date"]) or "")[:10] or None
+        if cid in seen[tid]:
+            problems.append(Problem(Code.E007.value, source_file, f"comment_id {cid!r} repeats in thread {tid!r}; "
+                                    "the repeat was skipped.", "Make comment ids unique within a thread.", line=line))
+            continue
+        seen[tid].add(cid)
+        text = str(row.get("text") or "")
+        if str(row.get("kind") or "").strip().lower() == "post":
+            post = thread.units[0]
+            post.text, post.author, post.timestamp, post.line = text, row.get("author") or None, _iso(row.get("timestamp")), line
+            continue
+        parent = str(row.get("parent_id") or "").strip() or None
+        comments[tid].append(RawComment(cid, parent, text, str(row.get("author") or "") or None,
+                                        _iso(row.get("timestamp")), line))
+    for tid, thread in threads.items():
+        add_comment_tree(thread, comments[tid])
+    return list(threads.values())
+
+
+def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise PipelineError(Code.E007, f"the CSV header lacks {', '.join(missing)} (it has {', '.join(header)}).",
+                            file=source_file, line=1,
+                            fix=f"Name the columns {', '.join(REQUIRED)} (see README, 'CSV and JSONL input').")
+    problems: list[Problem] = []
+    rows: list[tuple[int, dict]] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:  # more fields than the header
+                problems.append(Problem(Code.E007.value, source_file, "the row has more fields than the header; "
+                                        "skipped.", "Quote fields that contain commas.", line=line))
+                continue
+            rows.append((line, row))
+    except csv.Error as exc:
+        problems.append(Problem(Code.E007.value, source_file, f"CSV error: {exc}; the rest of the file was skipped.",
+                                "Check quoting near this line.", line=reader.line_num))
+    threads = _build(rows, source_file, "csv", problems)
+    if not threads:
+        raise PipelineError(Code.E007, "no usable rows.", file=source_file, fix="See README, 'CSV and JSONL input'.")
+    threads[0].problems.extend(problems)
+    return threads
+
+
+def parse_jsonl(text: str, *, source_file: str) -> list[ParsedThread]:
+    problems: list[Problem] = []
+    rows: list[tuple[int, dict]] = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(Code.E007.value, source_file, f"invalid JSON ({exc.msg}, column {exc.colno}); "
+                                    "line skipped.", "One JSON object per line.", line=n))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(Problem(Code.E007.value, source_file, "the line is JSON but not an object; skipped.",
+                                    "One JSON object per line.", line=n))
+            continue
+        rows.append((n, obj))
+    threads = _build(rows, source_file, "jsonl", problems)
+    if not threads:
+        raise PipelineError(Code.E007, "no usable lines." + (f" First problem: {problems[0].message}" if problems else ""),
+                            file=source_file, line=problems[0].line if problems else None,
+                            fix="See README, 'CSV and JSONL input'.")
+    threads[0].problems.extend(problems)
+    return threads

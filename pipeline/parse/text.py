@@ -1,0 +1,282 @@
+"""Blogger threads copied from a web page as plain text, in the three layouts seen in the seeds.
+
+``blogger_numbered``
+    Comments numbered ``  1.`` (2-space indent), replies ``    1.`` (4 spaces) after a
+    ``Replies`` line; link text ``ReplyDelete`` / ``Replies`` / ``Delete`` on lines of
+    their own; an ``N comments:`` line after the post (seeds 000, 002, 003).
+``blogger_numbered_plain``
+    The same numbering with no link text and no count (seed 001).
+``blogger_flat``
+    No numbering, count, title or date.  The link text is glued to the start of the
+    next comment's first line: ``ReplyDeleteBefore making...``.  The text closed by
+    ``ReplyDelete`` is a top-level comment; text closed by ``Delete`` is a reply to the
+    latest top-level comment (seed 004).  Paragraph breaks and comment breaks look
+    the same here, so a closed block of several lines may hold several comments:
+    such units are marked low-confidence rather than split by guesswork.
+
+Any other text becomes a single post (``post_only``) with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from ..errors import Code, Problem
+from .model import ParsedThread, Unit
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+DATE_LINE_RE = re.compile(
+    rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?(\d{{1,2}})\s+({MONTHS})\s+(\d{{4}})\s*$")
+COUNT_RE = re.compile(r"^\s*(\d+)\s+comments?:\s*$")
+TOP_RE = re.compile(r"^ {2}(\d{1,5})\.(?:[ \t](.*))?$")
+REPLY_RE = re.compile(r"^ {4}(\d{1,5})\.(?:[ \t](.*))?$")
+LINK_LINE_RE = re.compile(r"^\s*(ReplyDelete|Replies|Delete|Reply)\s*$")
+# 'Probation Officer23 April 2015 at 08:02': the display name glued to the date.
+AUTHOR_RE = re.compile(rf"^\s*(?P<author>.*?)\s*(?P<ts>(\d{{1,2}}) ({MONTHS}) (\d{{4}}) at (\d{{1,2}}):(\d{{2}}))\s*$")
+SEPARATOR_RE = re.compile(r"^\s*(\*{3,}|-*oo00oo-*)\s*$")
+# Link text glued to the next comment; 'Deleted ...' or 'Deletes ...' are words, not link text.
+FLAT_TOKEN_RE = re.compile(r"^(ReplyDelete|Delete)(?!(?:d|s|r|rs)\b|ion)")
+BLANK_RUNS_RE = re.compile(r"\n{3,}")
+
+
+def _date(day: str, month: str, year: str) -> str | None:
+    try:
+        return datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()
+    except ValueError:
+        return None
+
+
+def _join(lines: list[str]) -> str:
+    """Lines of one unit to text: indentation dropped, paragraphs (blank lines) kept."""
+    return BLANK_RUNS_RE.sub("\n\n", "\n".join(line.strip() for line in lines)).strip()
+
+
+def detect_layout(lines: list[str]) -> str:
+    has_top = False
+    has_link_line = False
+    flat_tokens = 0
+    for line in lines:
+        if not has_top and TOP_RE.match(line) and TOP_RE.match(line).group(1) == "1":
+            has_top = True
+        elif LINK_LINE_RE.match(line):
+            has_link_line = True
+        elif FLAT_TOKEN_RE.match(line):
+            flat_tokens += 1
+    if has_top:
+        return "blogger_numbered" if has_link_line else "blogger_numbered_plain"
+    if flat_tokens:
+        return "blogger_flat"
+    return "post_only"
+
+
+def parse_text(text: str, *, thread_id: str, source_file: str) -> ParsedThread:
+    lines = text.split("\n")
+    layout = detect_layout(lines)
+    thread = ParsedThread(thread_id=thread_id, source_file=source_file, layout=layout)
+    body_start = _read_header(lines, thread)
+    if layout.startswith("blogger_numbered"):
+        _parse_numbered(lines, body_start, thread)
+    elif layout == "blogger_flat":
+        _parse_flat(lines, body_start, thread)
+    else:
+        _add_post(thread, lines[body_start:], body_start)
+        if thread.units[0].text:
+            thread.problems.append(Problem(
+                Code.E005.value, source_file, "no comments were recognised; the whole file was read as one post.",
+                "If the file should have comments, check it is a Blogger thread copied as text, saved HTML, "
+                "an Atom feed, or CSV/JSONL in the documented schema.", line=body_start + 1))
+    if thread.declared_comments is not None and thread.declared_comments != thread.parsed_comments:
+        thread.problems.append(Problem(
+            Code.W101.value, source_file,
+            f"the page declares {thread.declared_comments} comments but {thread.parsed_comments} were found.",
+            "Nothing was invented: check the page for deleted or hidden comments if the difference matters.",
+            line=next((i + 1 for i, l in enumerate(lines) if COUNT_RE.match(l)), None)))
+    return thread
+
+
+def _read_header(lines: list[str], thread: ParsedThread) -> int:
+    """Date line and title, when the page shows them.  Returns the index where the post body starts."""
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and (m := DATE_LINE_RE.match(lines[i])):
+        thread.post_date = _date(*m.groups())
+        thread.consumed.append(lines[i])
+        i += 1
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+        if i < len(lines) and not TOP_RE.match(lines[i]):
+            thread.title = lines[i].strip()
+            thread.consumed.append(lines[i])
+            i += 1
+    return i
+
+
+def _add_post(thread: ParsedThread, lines: list[str], first_line: int) -> None:
+    """The post, split into contributions at separator lines (``******``, ``--oo00oo--``)."""
+    segments: list[tuple[int, list[str]]] = [(first_line, [])]
+    for offset, line in enumerate(lines):
+        if SEPARATOR_RE.match(line):
+            thread.consumed.append(line)
+            segments.append((first_line + offset + 1, []))
+        else:
+            segments[-1][1].append(line)
+    tid = thread.thread_id
+    start, body = segments[0]
+    thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, _join(body), line=start + 1))
+    for k, (start, body) in enumerate(segments[1:], 1):
+        thread.units.append(Unit(f"{tid}/k{k}", tid, "contribution", f"{tid}/post", 1, 0, _join(body),
+                                 line=start + 1))
+
+
+def _new_unit(thread: ParsedThread, uid: str, kind: str, parent: str, first: str | None, idx: int) -> tuple[Unit, list[str]]:
+    depth = 1 if kind == "comment" else 2
+    unit = Unit(uid, thread.thread_id, kind, parent, depth, 0, "", line=idx + 1)
+    return unit, ([first] if first is not None else [])
+
+
+def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
+    if unit is None:
+        return
+    # An author line ('Probation Officer23 April 2015 at 08:02') opens the unit when shown.
+    first = next((j for j, l in enumerate(body) if l.strip()), None)
+    if first is not None and (m := AUTHOR_RE.match(body[first])):
+        unit.author = m.group("author") or None
+        day, month, year, hh, mm = m.groups()[2:]
+        d = _date(day, month, year)
+        unit.timestamp = f"{d}T{int(hh):02d}:{mm}:00" if d else None
+        thread.consumed.append(body[first])
+        body = body[first + 1:]
+    unit.text = _join(body)
+    if not unit.text:
+        thread.problems.append(Problem(Code.W105.value, thread.source_file, f"{unit.unit_id} has no text.",
+                                       "Check the source page around this line.", line=unit.line))
+    thread.units.append(unit)
+
+
+def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
+    plain = thread.layout == "blogger_numbered_plain"
+    first_comment = next(i for i in range(start, len(lines))
+                         if (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
+    post_end = first_comment
+    for i in range(start, first_comment):
+        if m := COUNT_RE.match(lines[i]):
+            thread.declared_comments = int(m.group(1))
+            thread.consumed.append(lines[i])
+            post_end = i
+            break
+    _add_post(thread, lines[start:post_end], start)
+    for line in lines[post_end + 1:first_comment]:
+        if line.strip():  # text between the count line and comment 1: keep it with the post
+            thread.units[0].text += "\n" + line.strip()
+
+    tid = thread.thread_id
+    unit: Unit | None = None
+    body: list[str] = []
+    top: Unit | None = None
+    n_top = 0
+    n_reply = 0
+    replies_open = False
+    for idx in range(first_comment, len(lines)):
+        line = lines[idx]
+        if m := TOP_RE.match(line):
+            _close(thread, unit, body)
+            n_top += 1
+            if int(m.group(1)) != n_top:
+                thread.problems.append(Problem(
+                    Code.W103.value, thread.source_file,
+                    f"comment numbered {m.group(1)} where {n_top} was expected; it was kept as comment c{n_top}.",
+                    "Check whether a comment is missing or was pasted twice.", line=idx + 1))
+            thread.consumed.append(f"{m.group(1)}.")
+            unit, body = _new_unit(thread, f"{tid}/c{n_top}", "comment", f"{tid}/post", m.group(2), idx)
+            if int(m.group(1)) != n_top:
+                unit.mark_low("numbering out of sequence")
+            top, n_reply, replies_open = unit, 0, False
+        elif top is not None and (plain or replies_open) and (m := REPLY_RE.match(line)):
+            _close(thread, unit, body)
+            n_reply += 1
+            thread.consumed.append(f"{m.group(1)}.")
+            unit, body = _new_unit(thread, f"{top.unit_id}.r{n_reply}", "reply", top.unit_id, m.group(2), idx)
+            if int(m.group(1)) != n_reply:
+                unit.mark_low("reply numbering out of sequence")
+        elif m := LINK_LINE_RE.match(line):
+            thread.consumed.append(m.group(1))
+            if m.group(1) == "Replies":
+                replies_open = True
+        else:
+            body.append(line)
+    _close(thread, unit, body)
+
+
+def _parse_flat(lines: list[str], start: int, thread: ParsedThread) -> None:
+    # Split into blocks, each closed by the link text that follows it.
+    blocks: list[tuple[int, list[str], str | None]] = []  # (first line index, lines, closing token)
+    cur_start, cur = start, []
+    for idx in range(start, len(lines)):
+        line = lines[idx]
+        if m := FLAT_TOKEN_RE.match(line):
+            token = m.group(1)
+            thread.consumed.append(token)
+            blocks.append((cur_start, cur, token))
+            rest = line[m.end():]
+            cur_start, cur = idx, ([rest] if rest.strip() else [])
+        else:
+            if not cur and not line.strip():
+                cur_start = idx + 1
+                continue
+            cur.append(line)
+    if any(l.strip() for l in cur):
+        blocks.append((cur_start, cur, None))
+
+    tid = thread.thread_id
+    if not blocks:
+        _add_post(thread, [], start)
+        return
+    # The first block holds the post and the first comment with no boundary between them:
+    # take the block's last line as the comment and say so.
+    first_start, first_lines, first_token = blocks[0]
+    nonblank = [j for j, l in enumerate(first_lines) if l.strip()]
+    if len(nonblank) >= 2:
+        cut = nonblank[-1]
+        _add_post(thread, first_lines[:cut], first_start)
+        blocks[0] = (first_start + cut, first_lines[cut:], first_token)
+        first_note = "post/comment boundary lost: the last line before the first link text was taken as the first comment"
+    else:
+        _add_post(thread, [], first_start)
+        first_note = "post/comment boundary lost: the post text could not be told apart from the first comment"
+
+    top: Unit | None = None
+    n_top = 0
+    n_reply = 0
+    n_low = 0
+    for b, (bstart, blines, token) in enumerate(blocks):
+        text = _join(blines)
+        if token == "Delete" and top is not None:
+            n_reply += 1
+            unit = Unit(f"{top.unit_id}.r{n_reply}", tid, "reply", top.unit_id, 2, 0, text, line=bstart + 1)
+        else:
+            n_top += 1
+            n_reply = 0
+            unit = Unit(f"{tid}/c{n_top}", tid, "comment", f"{tid}/post", 1, 0, text, line=bstart + 1)
+            if token == "Delete":
+                unit.mark_low("closed by 'Delete' (a reply) but no top-level comment precedes it")
+            top = unit
+        if b == 0:
+            unit.mark_low(first_note)
+        if token is None:
+            unit.mark_low("no link text after this block: the file may be truncated")
+        n_lines = sum(1 for l in blines if l.strip())
+        if n_lines > 1:
+            unit.mark_low(f"{n_lines} lines with no link text between them: may be several comments "
+                          "whose boundaries were lost")
+        if unit.confidence == "low":
+            n_low += 1
+        thread.units.append(unit)
+    if n_low:
+        thread.problems.append(Problem(
+            Code.W102.value, thread.source_file,
+            f"flat layout: {n_low} of {n_top + sum(u.kind == 'reply' for u in thread.units)} comments have "
+            "uncertain boundaries and are marked confidence=low (see confidence_note).",
+            "Check those units against the web page, or parse a saved HTML copy of the page instead.",
+            line=start + 1))
