@@ -69,6 +69,86 @@ def parse(inputs: List[Path] = typer.Argument(..., help="Thread files or folders
         raise typer.Exit(3)
 
 
+MODEL_HELP = "Model directory (default: the bundled models/default), or 'rules' for the codebook rules alone."
+
+
+@app.command()
+def train(labels: Path = typer.Option(..., "--labels", help="Labels JSONL (one object per unit and coder)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Model directory to write."),
+          corpus: Optional[Path] = typer.Option(None, "--corpus", help="Thread files the labels refer to "
+                                                "(default: the raw/ folder beside the labels file)."),
+          annotator: str = typer.Option("gold", "--annotator", help="Whose labels to learn from."),
+          exclude_thread: List[str] = typer.Option([], "--exclude-thread", help="Leave a thread out (repeatable)."),
+          no_cues: bool = typer.Option(False, "--no-cues", help="TF-IDF only: no codebook cue features."),
+          codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml).")) -> None:
+    """Train the theme and stance coders on a labelled sample."""
+    from .runs import CODEBOOK_PATH, train_model
+
+    try:
+        info = train_model(labels, out, corpus=corpus, annotator=annotator, exclude_threads=exclude_thread,
+                           use_cues=not no_cues, codebook_path=codebook or CODEBOOK_PATH)
+    except PipelineError as exc:
+        _fail(exc)
+    typer.echo(f"Trained on {info['n_units']} units from {info['n_threads']} threads "
+               f"(excluded: {', '.join(info['excluded_threads']) or 'none'}) -> {out}")
+    typer.echo("Theme thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in info["thresholds"].items()))
+
+
+@app.command()
+def classify(run: Path = typer.Argument(..., help="Run directory made by `parse`."),
+             model: str = typer.Option("", "--model", "-m", help=MODEL_HELP),
+             codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml).")) -> None:
+    """Add labels.parquet (themes, stances, p_<code> columns, evidence) to a run."""
+    from .runs import BUNDLED_MODEL, CODEBOOK_PATH, classify_run
+
+    try:
+        summary = classify_run(run, model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH)
+    except PipelineError as exc:
+        _fail(exc)
+    _echo_classify(summary, run)
+
+
+def _echo_classify(summary: dict, run: Path) -> None:
+    typer.echo(f"Classified {summary['units']} units in {summary['seconds']:.1f}s -> {Path(run) / 'labels.parquet'}")
+    typer.echo("  themes: " + (", ".join(f"{k} {v}" for k, v in summary["themes"].items()) or "none"))
+    typer.echo("  stance_tr: " + ", ".join(f"{k} {v}" for k, v in summary["stance_tr"].items()))
+    typer.echo("  reply_stance: " + ", ".join(f"{k} {v}" for k, v in summary["reply_stance"].items()))
+
+
+@app.command()
+def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."),
+        out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
+        model: str = typer.Option("", "--model", "-m", help=MODEL_HELP),
+        csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
+    """Parse and classify with the bundled model in one go."""
+    from .runs import BUNDLED_MODEL, run_all
+
+    bar = tqdm(desc="parse", unit="file", disable=quiet, file=sys.stderr)
+    try:
+        result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, on_file=lambda _: bar.update())
+    except PipelineError as exc:
+        bar.close()
+        _fail(exc)
+    bar.close()
+    p = result["parse"]
+    typer.echo(f"Parsed {p.threads} threads, {p.units} units; {len(p.warnings)} warnings, {len(p.skipped)} skipped files.")
+    _print_problems(p.warnings, "Warnings")
+    _print_problems(p.skipped, "Skipped files")
+    _echo_classify(result["classify"], out)
+
+
+@app.command(name="app")
+def app_command(port: int = typer.Option(8501, "--port")) -> None:
+    """Open the Streamlit explorer (same as `streamlit run app.py`)."""
+    import subprocess
+
+    from .runs import REPO_ROOT
+
+    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
+                                      "--server.port", str(port)]))
+
+
 def main() -> None:
     try:
         app()

@@ -86,3 +86,157 @@ def load_run(run: Path | str, *, need_labels: bool = False) -> dict[str, pd.Data
                                 fix=f"Run `python -m pipeline {'classify' if name == 'labels' else 'parse'}` "
                                     "on this run directory first.")
     return tables
+
+
+# --- classification ---------------------------------------------------------------------------
+
+def featurize(units: pd.DataFrame, nlp) -> tuple[list, list]:
+    """Features of every unit's own words, and of its parent (None for posts)."""
+    from .preprocess import features
+
+    feats = list(features(nlp, units["own_text"].fillna("").tolist()))
+    index = {uid: i for i, uid in enumerate(units["unit_id"])}
+    parents = [feats[index[p]] if isinstance(p, str) and p in index else None for p in units["parent_id"]]
+    return feats, parents
+
+
+def labels_frame(units: pd.DataFrame, codebook, probs: dict, decisions: list[dict], feats: list,
+                 model=None) -> pd.DataFrame:
+    """The ``labels`` table: predicted codes, one probability column per code, evidence as JSON."""
+    import json
+
+    from .classify import explain
+
+    rows = []
+    for i, uid in enumerate(units["unit_id"]):
+        d = decisions[i]
+        row = {"unit_id": uid, "themes": d["themes"], "stance_tr": d["stance_tr"], "reply_stance": d["reply_stance"]}
+        for code in codebook.all_labels:
+            row[f"p_{code}"] = round(float(probs[code][i]), 4)
+        row["evidence"] = json.dumps(explain(codebook, feats[i], d, model), ensure_ascii=False)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *,
+                   codebook_path: Path | str = CODEBOOK_PATH) -> pd.DataFrame:
+    from .classify import decide
+    from .codebook import load_codebook
+    from .model_io import load_model
+    from .preprocess import build_nlp
+
+    codebook = load_codebook(codebook_path)
+    if str(model_dir) == "rules":  # the codebook rules alone: no training needed
+        from .classify import RuleCoder
+
+        model, meta = RuleCoder(codebook).fit(), {"recipe": "rules"}
+    else:
+        model, meta = load_model(model_dir, codebook)
+    nlp = build_nlp(codebook)
+    feats, parents = featurize(units, nlp)
+    probs = model.predict_proba(feats, parents)
+    decisions = decide(codebook, probs, model.thresholds_)
+    df = labels_frame(units, codebook, probs, decisions, feats, model if meta["recipe"] != "rules" else None)
+    df["model"] = meta.get("recipe")
+    df["codebook_version"] = codebook.version
+    return df
+
+
+def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
+                 codebook_path: Path | str = CODEBOOK_PATH) -> dict:
+    run = Path(run)
+    units = load_run(run)["units"]
+    t0 = time.perf_counter()
+    labels = classify_units(units, model_dir, codebook_path=codebook_path)
+    store.write_parquet(labels, run / "labels.parquet")
+    seconds = time.perf_counter() - t0
+    counts = {t: int(labels["themes"].map(lambda ts, t=t: t in ts).sum()) for t in
+              sorted({t for ts in labels["themes"] for t in ts})}
+    summary = {"stage": "classify", "units": len(labels), "model": str(model_dir), "seconds": round(seconds, 3),
+               "themes": counts, "stance_tr": labels["stance_tr"].value_counts().to_dict(),
+               "reply_stance": labels["reply_stance"].value_counts().to_dict()}
+    import json
+
+    report_path = run / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    report["classify"] = summary
+    store.write_json(report, report_path)
+    return summary
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, annotator: str = "gold",
+                  exclude_threads: Iterable[str] = (), codebook_path: Path | str = CODEBOOK_PATH):
+    """Parse the corpus the labels refer to and align units, features and targets."""
+    import numpy as np
+
+    from .classify import Targets
+    from .codebook import load_codebook
+    from .labels import read_labels
+    from .preprocess import build_nlp
+
+    labels_path = Path(labels_path)
+    codebook = load_codebook(codebook_path)
+    corpus = Path(corpus) if corpus else labels_path.parent / "raw"
+    result = parse_paths([corpus])
+    _, units = to_frames(result.threads)
+    labels, _ = read_labels(labels_path, codebook, known_units=set(units["unit_id"]))
+    labels = labels[labels["annotator"] == annotator]
+    if labels.empty:
+        raise PipelineError(Code.E206, f"no labels by annotator {annotator!r}.", file=str(labels_path),
+                            fix="Pass --annotator with a name present in the file (e.g. gold).")
+    excluded = set(exclude_threads)
+    units = units[units["unit_id"].isin(set(labels["unit_id"])) | units["kind"].eq("post")].reset_index(drop=True)
+    nlp = build_nlp(codebook)
+    feats_all, parents_all = featurize(units, nlp)
+    lab = labels.set_index("unit_id")
+    keep = [i for i, (uid, tid) in enumerate(zip(units["unit_id"], units["thread_id"]))
+            if uid in lab.index and tid not in excluded]
+    if len(keep) < 10:
+        raise PipelineError(Code.E206, f"only {len(keep)} labelled units to train on.", file=str(labels_path),
+                            fix="Label more units, or exclude fewer threads.")
+    sel = units.iloc[keep].reset_index(drop=True)
+    y = Targets(
+        themes=np.array([[int(t in lab.at[uid, "themes"]) for t in codebook.theme_names] for uid in sel["unit_id"]]),
+        stance_tr=np.array([lab.at[uid, "stance_tr"] or codebook.stances["stance_tr"].default for uid in sel["unit_id"]]),
+        reply_stance=np.array([lab.at[uid, "reply_stance"] or codebook.stances["reply_stance"].default
+                               for uid in sel["unit_id"]]),
+        groups=sel["thread_id"].to_numpy())
+    return codebook, sel, [feats_all[i] for i in keep], [parents_all[i] for i in keep], y
+
+
+def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str | None = None,
+                annotator: str = "gold", exclude_threads: Iterable[str] = (), use_cues: bool = True,
+                codebook_path: Path | str = CODEBOOK_PATH, evaluation: dict | None = None) -> dict:
+    import hashlib
+
+    from .classify import SupervisedCoder
+    from .model_io import save_model
+
+    codebook, units, feats, parents, y = training_data(labels_path, corpus, annotator=annotator,
+                                                       exclude_threads=exclude_threads, codebook_path=codebook_path)
+    model = SupervisedCoder(codebook, use_cues=use_cues).fit(feats, parents, y)
+    training = {"labels_file": str(Path(labels_path).name), "annotator": annotator,
+                "labels_sha256": hashlib.sha256(Path(labels_path).read_bytes()).hexdigest(),
+                "n_units": len(units), "n_threads": int(units["thread_id"].nunique()),
+                "threads": sorted(units["thread_id"].unique().tolist()),
+                "excluded_threads": sorted(exclude_threads), "theme_counts":
+                    {t: int(y.themes[:, j].sum()) for j, t in enumerate(codebook.theme_names)}}
+    save_model(model, out, training=training, evaluation=evaluation)
+    return {"out": str(out), "thresholds": model.thresholds_, **training}
+
+
+def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
+            codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False,
+            on_file: Callable[[Path], None] | None = None) -> dict:
+    """parse + classify into one run directory."""
+    summary = parse_to_run(inputs, out, csv=csv, on_file=on_file)
+    if summary.threads == 0:
+        raise PipelineError(Code.E205, "nothing could be parsed, so nothing was classified.", file=str(out),
+                            fix="See the skipped files in report.json.")
+    classified = classify_run(out, model_dir, codebook_path=codebook_path)
+    if csv:
+        labels = store.read_parquet(Path(out) / "labels.parquet")
+        store.write_csv(labels, Path(out) / "labels.csv")
+    return {"parse": summary, "classify": classified}

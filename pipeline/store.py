@@ -86,3 +86,77 @@ def write_jsonl(records: list[dict], target: Path | str) -> Path:
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
     return Path(target)
+
+
+# --- Annotation store -----------------------------------------------------------------------
+# Labels are the most expensive thing this tool holds, so they are kept in an append-only
+# JSONL file: each label is one line, written under a file lock and fsynced before the call
+# returns.  Two annotators saving at once serialise on the lock; a process killed mid-write
+# leaves at most a partial last line, which readers skip (and the next writer repairs) without
+# touching any earlier label.  The latest line for a (unit_id, annotator) pair wins.
+
+LABEL_FIELDS = ("unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note")
+
+
+class AnnotationStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def _lock(self):
+        from filelock import FileLock
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.path) + ".lock", timeout=30)
+
+    def add(self, label: dict) -> dict:
+        """Append one label (``unit_id`` and ``annotator`` required) durably; return it as stored."""
+        import datetime as _dt
+
+        if not label.get("unit_id") or not label.get("annotator"):
+            raise ValueError("a label needs unit_id and annotator")
+        record = {k: label.get(k) for k in LABEL_FIELDS}
+        record["themes"] = sorted(set(record.get("themes") or []))
+        record["saved_at"] = label.get("saved_at") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock():
+            with open(self.path, "ab+") as fh:
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() > 0:  # repair a partial last line left by a killed writer
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        fh.write(b"\n")
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return record
+
+    def records(self) -> list[dict]:
+        """Every complete line, oldest first; partial or corrupt lines are skipped."""
+        if not self.path.exists():
+            return []
+        out = []
+        with open(self.path, "rb") as fh:
+            for raw in fh:
+                if not raw.endswith(b"\n"):
+                    break  # partial last line from an interrupted write
+                try:
+                    rec = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    continue
+                if isinstance(rec, dict) and rec.get("unit_id") and rec.get("annotator"):
+                    out.append(rec)
+        return out
+
+    def latest(self, annotator: str | None = None) -> pd.DataFrame:
+        """One row per (unit_id, annotator): the most recent label."""
+        recs = self.records()
+        if annotator is not None:
+            recs = [r for r in recs if r["annotator"] == annotator]
+        cols = list(LABEL_FIELDS) + ["saved_at"]
+        if not recs:
+            return pd.DataFrame(columns=cols)
+        df = pd.DataFrame(recs)
+        for c in cols:
+            if c not in df:
+                df[c] = None
+        return df[cols].drop_duplicates(["unit_id", "annotator"], keep="last").reset_index(drop=True)

@@ -155,7 +155,9 @@ def parse_atom(xml: str, *, thread_id: str, source_file: str) -> ParsedThread:
         text = element_text(BeautifulSoup(raw, "lxml")) if content is not None and content.get("type") == "html" else raw.strip()
         parent = None
         for link in entry.findall(f"{ATOM}link[@rel='related']"):
-            parent = link.get("href", "").rstrip("/").rsplit("/", 1)[-1] or None
+            # '.../comments/default/PARENTID', in v2 feeds with '?v=2' after the id
+            href = re.split(r"[?#]", link.get("href", ""), maxsplit=1)[0]
+            parent = href.rstrip("/").rsplit("/", 1)[-1] or None
         try:
             ts = datetime.fromisoformat(published).replace(tzinfo=None).isoformat(timespec="seconds")
         except ValueError:

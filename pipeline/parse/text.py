@@ -123,11 +123,15 @@ def _add_post(thread: ParsedThread, lines: list[str], first_line: int) -> None:
         else:
             segments[-1][1].append(line)
     tid = thread.thread_id
+
+    def first_text_line(start: int, body: list[str]) -> int:  # 1-based; skips blank lines before the text
+        return start + 1 + next((j for j, l in enumerate(body) if l.strip()), 0)
+
     start, body = segments[0]
-    thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, _join(body), line=start + 1))
+    thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, _join(body), line=first_text_line(start, body)))
     for k, (start, body) in enumerate(segments[1:], 1):
         thread.units.append(Unit(f"{tid}/k{k}", tid, "contribution", f"{tid}/post", 1, 0, _join(body),
-                                 line=start + 1))
+                                 line=first_text_line(start, body)))
 
 
 def _new_unit(thread: ParsedThread, uid: str, kind: str, parent: str, first: str | None, idx: int) -> tuple[Unit, list[str]]:

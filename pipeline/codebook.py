@@ -1,0 +1,184 @@
+"""The codebook: themes and stance schemes as data (``models/codebook.yaml``).
+
+A researcher adds a theme by adding an entry under ``themes:``; the rule coder,
+training, evaluation and the app all read the codes from here.  Loading
+validates the file and reports problems with the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import Code, PipelineError
+
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+STANCE_SCHEMES = ("stance_tr", "reply_stance")
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    label: str
+    definition: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    acronyms: tuple[str, ...] = ()
+    veto: tuple[str, ...] = ()
+    examples: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class StanceValue:
+    name: str
+    definition: str
+    cues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StanceScheme:
+    name: str
+    definition: str
+    values: dict[str, StanceValue]
+    default: str
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    version: str
+    description: str
+    themes: dict[str, Theme]
+    stances: dict[str, StanceScheme]
+    path: str = ""
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def theme_names(self) -> list[str]:
+        return list(self.themes)
+
+    def values(self, scheme: str) -> list[str]:
+        return list(self.stances[scheme].values)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything a trained model depends on: codes, values and cues (not prose or examples)."""
+        core = {
+            "themes": {n: [t.phrases, t.acronyms, t.veto] for n, t in self.themes.items()},
+            "stances": {n: {v: s.values[v].cues for v in s.values} for n, s in self.stances.items()},
+        }
+        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def all_labels(self) -> list[str]:
+        return self.theme_names + [v for s in self.stances.values() for v in s.values]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise PipelineError(Code.E201, f"duplicate key {key!r} (first at line {seen[key]}).",
+                                    file=getattr(self, "_path", ""), line=key_node.start_mark.line + 1,
+                                    fix="Give every code a distinct name, or merge the two entries.")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _err(path: str, msg: str, fix: str, line: int | None = None) -> PipelineError:
+    return PipelineError(Code.E201, msg, file=path, line=line, fix=fix)
+
+
+def _strings(value, where: str, path: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _err(path, f"{where} must be a list of non-empty strings.", "Write it as a YAML list: [a, b].")
+    return tuple(v.strip() for v in value)
+
+
+def load_codebook(path: Path | str) -> Codebook:
+    path = Path(path)
+    name = str(path)
+    if not path.exists():
+        raise _err(name, "the codebook file does not exist.", "Pass --codebook or restore models/codebook.yaml.")
+    loader = _UniqueKeyLoader(path.read_text(encoding="utf-8"))
+    loader._path = name
+    try:
+        raw = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise _err(name, f"not valid YAML ({getattr(exc, 'problem', exc)}).", "Fix the YAML syntax (indentation, colons).",
+                   line=mark.line + 1 if mark else None) from exc
+    finally:
+        loader.dispose()
+    return codebook_from_dict(raw, name)
+
+
+def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:
+    if not isinstance(raw, dict):
+        raise _err(name, "the codebook must be a mapping with name, version, themes, stances.", "See README, 'Codebook'.")
+    for key in ("name", "version", "themes", "stances"):
+        if key not in raw:
+            raise _err(name, f"missing top-level key {key!r}.", f"Add `{key}:` (see README, 'Codebook').")
+    if not isinstance(raw["themes"], dict) or not raw["themes"]:
+        raise _err(name, "`themes` must map at least one theme name to its definition.", "See README, 'Codebook'.")
+    themes: dict[str, Theme] = {}
+    for tname, spec in raw["themes"].items():
+        if not isinstance(tname, str) or not CODE_RE.match(tname):
+            raise _err(name, f"theme name {tname!r} is not a valid code.", "Use lowercase letters, digits and _.")
+        if not isinstance(spec, dict) or not str(spec.get("definition") or "").strip():
+            raise _err(name, f"theme {tname!r} has no definition.", f"Add `definition:` under themes.{tname}.")
+        cues = spec.get("cues") or {}
+        if not isinstance(cues, dict):
+            raise _err(name, f"themes.{tname}.cues must be a mapping (phrases, acronyms, veto).", "See README.")
+        phrases = _strings(cues.get("phrases"), f"themes.{tname}.cues.phrases", name)
+        acronyms = _strings(cues.get("acronyms"), f"themes.{tname}.cues.acronyms", name)
+        if not phrases and not acronyms:
+            raise _err(name, f"theme {tname!r} has no cues.", f"Add cues.phrases under themes.{tname}: the rule "
+                       "coder and the model's rule features need at least one.")
+        examples = spec.get("examples") or []
+        if not isinstance(examples, list) or not all(isinstance(e, dict) and e.get("unit_id") for e in examples):
+            raise _err(name, f"themes.{tname}.examples must be a list of {{unit_id: ..., why: ...}}.", "See README.")
+        themes[tname] = Theme(tname, str(spec.get("label") or tname), str(spec["definition"]).strip(),
+                              _strings(spec.get("include"), f"themes.{tname}.include", name),
+                              _strings(spec.get("exclude"), f"themes.{tname}.exclude", name),
+                              tuple(p.lower() for p in phrases), acronyms,
+                              tuple(v.lower() for v in _strings(cues.get("veto"), f"themes.{tname}.cues.veto", name)),
+                              tuple(examples))
+    stances: dict[str, StanceScheme] = {}
+    if not isinstance(raw["stances"], dict):
+        raise _err(name, "`stances` must be a mapping.", "See README, 'Codebook'.")
+    for scheme in STANCE_SCHEMES:
+        spec = raw["stances"].get(scheme)
+        if not isinstance(spec, dict) or not isinstance(spec.get("values"), dict) or len(spec["values"]) < 2:
+            raise _err(name, f"stance scheme {scheme!r} is missing or has fewer than two values.",
+                       f"Define stances.{scheme}.values (see README, 'Codebook').")
+        values = {}
+        for vname, vspec in spec["values"].items():
+            if not isinstance(vname, str) or not CODE_RE.match(vname):
+                raise _err(name, f"stance value {vname!r} in {scheme} is not a valid code.", "Use lowercase letters.")
+            vspec = vspec or {}
+            values[vname] = StanceValue(vname, str(vspec.get("definition") or "").strip(),
+                                        tuple(c.lower() for c in _strings(vspec.get("cues"), f"{scheme}.{vname}.cues", name)))
+        default = spec.get("default") or list(values)[-1]
+        if default not in values:
+            raise _err(name, f"stances.{scheme}.default {default!r} is not one of its values.", "Name one of the values.")
+        stances[scheme] = StanceScheme(scheme, str(spec.get("definition") or "").strip(), values, default)
+    labels = list(themes) + [v for s in stances.values() for v in s.values]
+    dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if dupes:
+        raise _err(name, f"code names must be distinct across themes and stance values; repeated: {', '.join(dupes)}.",
+                   "Rename one of them (probability columns are named p_<code>).")
+    return Codebook(str(raw["name"]), str(raw["version"]), str(raw.get("description") or ""), themes, stances,
+                    name, raw)

@@ -1,0 +1,90 @@
+"""Labelled samples: one JSON object per unit and coder, validated against the codebook.
+
+::
+
+    {"unit_id": "000/c3", "annotator": "coder_a", "themes": ["workload"],
+     "stance_tr": "against", "reply_stance": "support", "note": "optional"}
+
+``annotator: "gold"`` marks the adjudicated labels.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .codebook import Codebook
+from .errors import Code, PipelineError, Problem
+
+LABEL_COLUMNS = ["unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note"]
+
+
+def read_labels(path: Path | str, codebook: Codebook, *, known_units: set[str] | None = None,
+                strict: bool = True) -> tuple[pd.DataFrame, list[Problem]]:
+    """Read and validate a labels JSONL file.
+
+    With ``strict`` (the default) the first invalid line raises a PipelineError naming
+    the line; otherwise bad lines are skipped and returned as problems.  Labels for units
+    not in ``known_units`` are reported (they may come from another parse: see
+    ``evaluate.align_labels``) but kept.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(Code.E202, "the labels file does not exist.", file=str(path),
+                            fix="Pass the path of a labels JSONL file (see README, 'Labels').")
+    themes = set(codebook.theme_names)
+    rows, problems = [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if not isinstance(rec, dict):
+                raise ValueError("not a JSON object")
+            for key in ("unit_id", "annotator"):
+                if not rec.get(key):
+                    raise ValueError(f"missing {key!r}")
+            rec_themes = rec.get("themes") or []
+            if not isinstance(rec_themes, list):
+                raise ValueError("'themes' must be a list")
+            unknown = sorted(set(rec_themes) - themes)
+            if unknown:
+                raise ValueError(f"unknown theme(s) {unknown}; the codebook has {sorted(themes)}")
+            for scheme in ("stance_tr", "reply_stance"):
+                value = rec.get(scheme)
+                if value is not None and value not in codebook.values(scheme):
+                    raise ValueError(f"{scheme}={value!r} is not one of {codebook.values(scheme)}")
+        except (json.JSONDecodeError, ValueError) as exc:
+            problem = Problem(Code.E202.value, str(path), f"invalid label: {exc}.",
+                              "Fix or delete this line; codes must match models/codebook.yaml.", line=n,
+                              severity="error")
+            if strict:
+                raise PipelineError(Code.E202, problem.message, file=str(path), line=n, fix=problem.fix) from None
+            problems.append(problem)
+            continue
+        rows.append({"unit_id": rec["unit_id"], "annotator": str(rec["annotator"]),
+                     "themes": sorted(set(rec_themes)), "stance_tr": rec.get("stance_tr"),
+                     "reply_stance": rec.get("reply_stance"), "note": rec.get("note"), "line": n})
+    df = pd.DataFrame(rows, columns=LABEL_COLUMNS + ["line"])
+    if known_units is not None and len(df):
+        missing = sorted(set(df["unit_id"]) - known_units)
+        if missing:
+            problems.append(Problem(Code.E202.value, str(path),
+                                    f"{len(missing)} labelled unit ids are not in the parsed units "
+                                    f"(e.g. {', '.join(missing[:3])}).",
+                                    "Check the labels were made on the same corpus; evaluation matches "
+                                    "the rest by normalised text."))
+    dup = df.duplicated(["unit_id", "annotator"], keep="last")
+    if dup.any():  # the latest label of a coder for a unit wins, as in the annotation store
+        df = df[~dup]
+    return df.reset_index(drop=True), problems
+
+
+def annotators(df: pd.DataFrame) -> list[str]:
+    return sorted(df["annotator"].unique().tolist())
+
+
+def for_annotator(df: pd.DataFrame, annotator: str) -> pd.DataFrame:
+    return df[df["annotator"] == annotator].set_index("unit_id", drop=False)

@@ -1,0 +1,142 @@
+"""Saving and loading trained coders safely.
+
+A model directory holds::
+
+    model.skops     the fitted scikit-learn objects (skops format: no pickle)
+    model.json      metadata: codebook name/version/fingerprint, thresholds, training-data
+                    hash, the SHA-256 of model.skops, cross-validated figures
+    MODEL_CARD.md   the same for people
+
+Loading refuses a model whose file hash does not match (tampered or damaged), one
+that contains any type outside a fixed allow-list of scikit-learn/numpy types, and
+one trained under another codebook.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from pathlib import Path
+
+import skops.io as sio
+
+from . import store
+from .classify import SupervisedCoder
+from .codebook import Codebook
+from .errors import Code, PipelineError
+
+FORMAT_VERSION = 1
+# Types a model file may contain beyond skops' defaults; anything else is refused.
+TRUSTED_TYPES = {
+    "sklearn.calibration.CalibratedClassifierCV", "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration", "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.dummy.DummyClassifier", "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer", "sklearn.model_selection._split.StratifiedKFold",
+    "numpy.float64", "numpy.int64", "numpy.dtype", "numpy.ndarray", "builtins.float", "builtins.int",
+    "numpy.random.mtrand.RandomState", "numpy.core.multiarray._reconstruct", "collections.defaultdict",
+    "builtins.tuple", "builtins.list", "builtins.dict", "builtins.str", "builtins.set",
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evaluation: dict | None = None) -> Path:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"vectorizer": model.vectorizer_, "themes": model.themes_, "stances": model.stances_}
+    with store.atomic_path(out / "model.skops") as tmp:
+        sio.dump(payload, tmp)
+    cb = model.codebook
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "recipe": model.name,
+        "params": {"use_cues": model.use_cues, "C": model.C, "cue_weight": model.cue_weight,
+                   "min_df": model.min_df, "random_state": model.random_state},
+        "codebook": {"name": cb.name, "version": cb.version, "fingerprint": cb.fingerprint,
+                     "themes": cb.theme_names, "stance_tr": cb.values("stance_tr"),
+                     "reply_stance": cb.values("reply_stance")},
+        "thresholds": model.thresholds_,
+        "training": training,
+        "evaluation": evaluation or {},
+        "model_sha256": _sha256(out / "model.skops"),
+        "created": training.get("created") or _dt.date.today().isoformat(),
+    }
+    store.write_json(meta, out / "model.json")
+    store.write_text(model_card(meta), out / "MODEL_CARD.md")
+    return out
+
+
+def load_model(path: Path | str, codebook: Codebook) -> tuple[SupervisedCoder, dict]:
+    path = Path(path)
+    meta_path, model_path = path / "model.json", path / "model.skops"
+    if not meta_path.exists() or not model_path.exists():
+        raise PipelineError(Code.E204, "not a model directory (model.json and model.skops expected).", file=str(path),
+                            fix="Train one with `python -m pipeline train`, or use models/default.")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise PipelineError(Code.E204, f"model.json is not valid JSON ({exc.msg}).", file=str(meta_path),
+                            line=exc.lineno, fix="Restore the model directory or retrain.") from exc
+    if _sha256(model_path) != meta.get("model_sha256"):
+        raise PipelineError(Code.E204, "model.skops does not match the hash recorded in model.json: the file was "
+                            "changed or damaged after training.", file=str(model_path),
+                            fix="Restore the model from version control or retrain it; never load model files "
+                                "from untrusted sources.")
+    cbm = meta.get("codebook", {})
+    if cbm.get("fingerprint") != codebook.fingerprint:
+        raise PipelineError(
+            Code.E203, f"the model was trained under codebook {cbm.get('name')} v{cbm.get('version')} "
+            f"(themes {cbm.get('themes')}), but the codebook given is {codebook.name} v{codebook.version} "
+            f"(themes {codebook.theme_names}); its codes or cues differ.", file=str(path),
+            fix="Retrain with `python -m pipeline train --labels ... --out ...` under this codebook, "
+                "or pass the codebook the model was trained with (--codebook).")
+    try:
+        untrusted = set(sio.get_untrusted_types(file=model_path))
+    except Exception as exc:  # noqa: BLE001 - any failure to read the archive is a damaged model
+        raise PipelineError(Code.E204, f"model.skops cannot be read ({exc}).", file=str(model_path),
+                            fix="Restore or retrain the model.") from exc
+    refused = sorted(untrusted - TRUSTED_TYPES)
+    if refused:
+        raise PipelineError(Code.E204, f"model.skops contains types outside the allow-list: {refused}.",
+                            file=str(model_path), fix="Only load models trained by this tool.")
+    payload = sio.load(model_path, trusted=sorted(untrusted))
+    params = meta.get("params", {})
+    model = SupervisedCoder(codebook, **params)
+    model.vectorizer_ = payload["vectorizer"]
+    model.themes_ = payload["themes"]
+    model.stances_ = payload["stances"]
+    model.thresholds_ = meta["thresholds"]
+    return model, meta
+
+
+def model_card(meta: dict) -> str:
+    cb, tr, ev = meta["codebook"], meta["training"], meta.get("evaluation") or {}
+    lines = [
+        f"# Model card: {meta['recipe']} coder",
+        "",
+        f"- Recipe: TF-IDF over lemmas (1-2 grams){' + codebook cue counts' if meta['params'].get('use_cues') else ''}, "
+        "class-balanced logistic regression with sigmoid calibration; per-theme thresholds tuned by "
+        "leave-one-thread-out cross-validation on the training data.",
+        f"- Codebook: {cb['name']} v{cb['version']} (fingerprint {cb['fingerprint']}); themes: {', '.join(cb['themes'])}.",
+        f"- Training data: {tr.get('labels_file')} (annotator `{tr.get('annotator')}`), "
+        f"{tr.get('n_units')} units from {tr.get('n_threads')} threads; SHA-256 {tr.get('labels_sha256', '')[:16]}...",
+        f"- Excluded threads: {', '.join(tr.get('excluded_threads') or []) or 'none'}.",
+        f"- Thresholds: {', '.join(f'{k} {v:.2f}' for k, v in meta['thresholds'].items())}.",
+        f"- Model file SHA-256: {meta['model_sha256'][:16]}...; created {meta['created']}.",
+        "",
+        "## Cross-validated figures (leave one thread out)",
+        "",
+    ]
+    if ev:
+        lines += [f"- {k}: {v}" for k, v in ev.items()]
+    else:
+        lines.append("Not recorded: run `python -m pipeline evaluate --gold ... --model ... --cv thread`.")
+    lines += ["", "## Intended use and limits", "",
+              "Coding UK probation practitioners' blog comments (2014-2019) under the bundled codebook. "
+              "Trained on about 180 units from five threads: themes concentrated in one thread each and "
+              "'favour' toward TR rare, so expect lower recall on threads unlike the training data. "
+              "Check the evidence column before citing a code.", ""]
+    return "\n".join(lines)

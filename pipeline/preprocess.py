@@ -1,0 +1,250 @@
+"""Stage 2a, preprocess: a blank spaCy pipeline with no downloaded model.
+
+Components, in order (each registered by name):
+
+``array_sentencizer``    sentence boundaries after . ! ? or a line break (spaCy's Sentencizer rule,
+                         computed on token arrays for speed)
+``lower_lemmatizer``     lemmas from spaCy's English lookup table (``spacy-lookups-data``),
+                         looked up in lower case so 'Caseloads' -> 'caseload'
+``probation_glossary``   an EntityRuler over the probation glossary (``models/glossary.yaml``):
+                         PO, CRC, OASys, MAPPA, UPW ... tagged ROLE, ORG, SYSTEM, PROCESS, SENTENCE
+``codebook_cues``        PhraseMatchers for every codebook cue (lemmas; acronyms case-sensitive),
+                         with the codebook's veto phrases removing trap matches in the same sentence
+
+The classifier reads only the unit's *own* words (``own_text``: quotations
+removed by the parser), so a reply quoting its parent does not inherit its stance.
+``features()`` streams units through ``nlp.pipe`` once and keeps only what later
+stages reuse (lemmas, sentence offsets, cue matches), not the Docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy
+import spacy
+import yaml
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, ORTH, SENT_START
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from .codebook import Codebook
+
+GLOSSARY_PATH = Path(__file__).resolve().parent.parent / "models" / "glossary.yaml"
+
+if not Doc.has_extension("cues"):
+    Doc.set_extension("cues", default=None)  # list[(code, cue text, start token, end token)]
+
+
+@lru_cache(maxsize=1)
+def _lemma_table():
+    from spacy.lookups import load_lookups
+
+    return load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+
+
+@Language.factory("lower_lemmatizer")
+def make_lower_lemmatizer(nlp: Language, name: str):
+    table = _lemma_table()
+    strings = nlp.vocab.strings
+    cache: dict[int, int] = {}  # lower-case form id -> lemma id; the table lookup runs once per word type
+
+    def lemma_of(lower_id: int) -> int:
+        low = strings[lower_id]
+        lemma = cache[lower_id] = strings.add(table.get(low, low))
+        return lemma
+
+    def lower_lemmatizer(doc: Doc) -> Doc:
+        # Work on arrays, not Token objects: this runs on every token of every unit.
+        lowers = doc.to_array([LOWER])
+        lemmas = numpy.array([cache.get(int(i)) or lemma_of(int(i)) for i in lowers], dtype="uint64")
+        doc.from_array([LEMMA], lemmas.reshape(-1, 1))
+        return doc
+
+    return lower_lemmatizer
+
+
+SENT_END_CHARS = ("!", ".", "?", "...", "!!", "??", "?!", "!?", "…", "....", "!!!", "???")
+
+
+@Language.factory("array_sentencizer")
+def make_array_sentencizer(nlp: Language, name: str):
+    """spaCy's Sentencizer rule (a sentence ends after . ! ? or a line break), computed on arrays.
+
+    spaCy's own Sentencizer walks Token objects and was the slowest step on long
+    comments; this gives the same boundaries for these punctuation marks at a
+    fraction of the cost.
+    """
+    strings = nlp.vocab.strings
+    enders = {strings.add(c) for c in SENT_END_CHARS}
+    breaks: dict[int, bool] = {}  # orth id -> ends a sentence (an ender, or whitespace holding a line break)
+
+    def is_break(orth: int) -> bool:
+        if orth not in breaks:
+            breaks[orth] = orth in enders or "\n" in strings[orth]
+        return breaks[orth]
+
+    def array_sentencizer(doc: Doc) -> Doc:
+        if not len(doc):
+            return doc
+        starts = numpy.full(len(doc), -1, dtype="int64")
+        starts[0] = 1
+        seen_break = False
+        for i, (orth, punct, space) in enumerate(doc.to_array([ORTH, IS_PUNCT, IS_SPACE]).tolist()):
+            if seen_break and not (punct or space):
+                starts[i] = 1
+                seen_break = False
+            elif is_break(orth):
+                seen_break = True
+        doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
+        return doc
+
+    return array_sentencizer
+
+
+@Language.factory("codebook_cues", default_config={"cues": {}, "acronyms": {}, "veto": {}})
+def make_codebook_cues(nlp: Language, name: str, cues: dict, acronyms: dict, veto: dict):
+    return CodebookCues(nlp, cues, acronyms, veto)
+
+
+class CodebookCues:
+    """Marks codebook cues on ``doc._.cues``; veto phrases cancel a code's matches in their sentence."""
+
+    def __init__(self, nlp: Language, cues: dict[str, list[str]], acronyms: dict[str, list[str]],
+                 veto: dict[str, list[str]]) -> None:
+        self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
+        self.orth_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.veto_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
+        # Patterns go through the same tokenizer and lemmatizer as the text.
+        lemmatize = nlp.get_pipe("lower_lemmatizer")
+        for code, phrases in cues.items():
+            if phrases:
+                self.lemma_matcher.add(code, [lemmatize(nlp.make_doc(p)) for p in phrases])
+        for code, words in acronyms.items():
+            if words:
+                self.orth_matcher.add(code, [nlp.make_doc(w) for w in words])
+        for code, phrases in veto.items():
+            if phrases:
+                self.veto_matcher.add(code, [lemmatize(nlp.make_doc(p)) for p in phrases])
+        self.strings = nlp.vocab.strings
+
+    def __call__(self, doc: Doc) -> Doc:
+        matches = self.lemma_matcher(doc) + self.orth_matcher(doc)
+        starts = sentence_starts(doc)
+
+        def sent_of(tok_i: int) -> int:
+            return int(numpy.searchsorted(starts, tok_i, side="right") - 1)
+
+        vetoed = {(self.strings[m], sent_of(s)) for m, s, _ in self.veto_matcher(doc)} if len(self.veto_matcher) else set()
+        found = []
+        for match_id, start, end in sorted(matches, key=lambda m: (m[1], m[2])):
+            code = self.strings[match_id]
+            if (code, sent_of(start)) in vetoed:
+                continue
+            found.append((code, doc[start:end].text, start, end))
+        doc._.cues = found
+        return doc
+
+
+def load_glossary(path: Path = GLOSSARY_PATH) -> list[dict]:
+    if not path.exists():
+        return []
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [{"label": label, "pattern": term} for label, terms in (raw.get("terms") or {}).items() for term in terms]
+
+
+def cue_config(codebook: Codebook) -> dict:
+    """The codebook's cues for the ``codebook_cues`` component: themes and stance values alike."""
+    cues = {name: list(t.phrases) for name, t in codebook.themes.items()}
+    acronyms = {name: list(t.acronyms) for name, t in codebook.themes.items()}
+    veto = {name: list(t.veto) for name, t in codebook.themes.items()}
+    for scheme in codebook.stances.values():
+        for value in scheme.values.values():
+            cues[value.name] = list(value.cues)
+    return {"cues": cues, "acronyms": acronyms, "veto": veto}
+
+
+def build_nlp(codebook: Codebook, *, glossary: bool = True) -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("array_sentencizer")
+    nlp.add_pipe("lower_lemmatizer")
+    if glossary:
+        # Phrase patterns (PhraseMatcher) rather than token patterns: far faster on long comments.
+        # Acronyms and names (any capital letter) match exactly; plain words in any case.
+        patterns = load_glossary()
+        exact = nlp.add_pipe("entity_ruler", name="probation_glossary", config={"phrase_matcher_attr": "ORTH"})
+        exact.add_patterns([p for p in patterns if p["pattern"] != p["pattern"].lower()])
+        words = nlp.add_pipe("entity_ruler", name="probation_glossary_words",
+                             config={"phrase_matcher_attr": "LOWER", "overwrite_ents": False})
+        words.add_patterns([p for p in patterns if p["pattern"] == p["pattern"].lower()])
+    nlp.add_pipe("codebook_cues", config=cue_config(codebook))
+    return nlp
+
+
+@dataclass
+class UnitFeatures:
+    """What later stages need from one unit's own text, without keeping the Doc."""
+
+    text: str
+    lemmas: list[str]
+    sents: list[tuple[int, int]]  # character offsets of sentences in ``text``
+    cues: list[tuple[str, str, int]] = field(default_factory=list)  # (code, matched text, sentence index)
+    entities: list[tuple[str, str]] = field(default_factory=list)  # (label, text) from the glossary
+    lemma_sents: list[int] = field(default_factory=list)  # sentence index of each lemma
+    entities: list[tuple[str, str]] = field(default_factory=list)  # (label, text) from the glossary
+
+    @property
+    def lemma_string(self) -> str:
+        return " ".join(self.lemmas)
+
+    def sentence(self, i: int) -> str:
+        s, e = self.sents[i]
+        return self.text[s:e]
+
+
+_LEMMA_STRINGS: dict[int, str] = {}
+
+
+def _lemma_str(strings, lemma_id: int) -> str:
+    text = _LEMMA_STRINGS.get(lemma_id)
+    if text is None:
+        text = _LEMMA_STRINGS[lemma_id] = strings[lemma_id]
+    return text
+
+
+def sentence_starts(doc: Doc) -> numpy.ndarray:
+    """Token indices where sentences start (from SENT_START, without building Span objects)."""
+    if not len(doc):
+        return numpy.zeros(0, dtype="int64")
+    starts = numpy.flatnonzero(doc.to_array([SENT_START]).astype("int64") == 1)
+    return starts if len(starts) and starts[0] == 0 else numpy.concatenate([[0], starts])
+
+
+def doc_features(doc: Doc, text: str | None = None) -> UnitFeatures:
+    starts = sentence_starts(doc)
+    offsets = doc.to_array([IDX, LENGTH]).astype("int64")
+    ends = numpy.append(starts[1:], len(doc)) - 1
+    sents = [(int(offsets[s, 0]), int(offsets[e, 0] + offsets[e, 1])) for s, e in zip(starts, ends)] if len(doc) else []
+
+    def sent_index(tok_i: int) -> int:
+        return int(numpy.searchsorted(starts, tok_i, side="right") - 1)
+
+    arr = doc.to_array([LEMMA, IS_PUNCT, IS_SPACE])
+    keep = numpy.flatnonzero(~(arr[:, 1].astype(bool) | arr[:, 2].astype(bool))) if len(doc) else numpy.zeros(0, "int64")
+    strings = doc.vocab.strings
+    lemmas = [_lemma_str(strings, lem) for lem in arr[keep, 0].tolist()]
+    lemma_sents = (numpy.searchsorted(starts, keep, side="right") - 1).tolist()
+    cues = [(code, text, sent_index(start)) for code, text, start, _ in (doc._.cues or [])]
+    ents = [(e.label_, e.text) for e in doc.ents]
+    # ``doc.text`` rebuilds the string token by token; reuse the input string when we have it.
+    return UnitFeatures(doc.text if text is None else text, lemmas, sents, cues, ents, lemma_sents)
+
+
+def features(nlp: Language, texts: Iterable[str], *, batch_size: int = 256) -> Iterator[UnitFeatures]:
+    """Stream texts through the pipeline once; yield compact per-unit features."""
+    for doc, text in nlp.pipe(((t, t) for t in texts), as_tuples=True, batch_size=batch_size):
+        yield doc_features(doc, text)
