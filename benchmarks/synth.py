@@ -304,45 +304,59 @@ def _numbered_unit(out: list[str], number: int, u: SynthUnit, marker_indent: int
 
 def render_text(thread: SynthThread) -> str:
     """The thread as a plain-text Blogger copy in ``thread.layout``."""
-    out: list[str] = []
     if thread.layout == "blogger_flat":
-        for k, seg in enumerate(thread.segments):
-            if k:
-                out.append(thread.separator)
-            out.extend(line for line in seg.split("\n") if line.strip())
-        glue = ""
-        for c in thread.comments:
-            for u, token in [(c, "ReplyDelete")] + [(r, "Delete") for r in c.replies]:
-                lines = [line for line in u.text.split("\n") if line.strip()]
-                lines[0] = glue + lines[0]
-                out.extend(lines)
-                glue = token
-        out.append(glue)
-        return "\n".join(out)
+        return _render_flat(thread)
+    return "\n".join(_render_numbered(thread, plain=thread.layout == "blogger_numbered_plain")[0])
 
-    out += [_date_line(thread.post_date, thread.date_style), "", thread.title, ""]
+
+def _render_flat(thread: SynthThread) -> str:
+    """No header, numbering or blank lines; each unit's link text glued to the next unit's first line."""
+    out: list[str] = []
+    for k, seg in enumerate(thread.segments):
+        if k:
+            out.append(thread.separator)
+        out.extend(line for line in seg.split("\n") if line.strip())
+    glue = ""
+    for c in thread.comments:
+        for u, token in [(c, "ReplyDelete")] + [(r, "Delete") for r in c.replies]:
+            lines = [line for line in u.text.split("\n") if line.strip()]
+            lines[0] = glue + lines[0]
+            out.extend(lines)
+            glue = token
+    out.append(glue)
+    return "\n".join(out)
+
+
+def _render_numbered(thread: SynthThread, *, plain: bool) -> tuple[list[str], list[int]]:
+    """Lines of the numbered layouts, and the 1-based line where each unit starts (reading order)."""
+    out = [_date_line(thread.post_date, thread.date_style), "", thread.title, ""]
+    starts: list[int] = []
     for k, seg in enumerate(thread.segments):
         if k:
             out += ["", thread.separator]
+        starts.append(len(out) + 1)
         out += seg.split("\n")
     out.append("")
-    plain = thread.layout == "blogger_numbered_plain"
     if plain:
         out.append("")
     else:
         n = len(thread.comments) + thread.n_replies
         out += [f"{n} comment{'s' if n != 1 else ''}:", ""]
     for i, c in enumerate(thread.comments, 1):
+        starts.append(len(out) + 1)
         _numbered_unit(out, i, c, 2, 4)
         if not plain:
             out.append("    ReplyDelete")
             if c.replies:
                 out.append("    Replies")
         for j, r in enumerate(c.replies, 1):
+            starts.append(len(out) + 1)
             _numbered_unit(out, j, r, 4, 6)
             if not plain:
                 out.append("      Delete")
-    return "\n".join(out).rstrip("\n")
+    while out and not out[-1]:
+        out.pop()
+    return out, starts
 
 
 def tabular_rows(thread: SynthThread) -> Iterator[dict]:
@@ -446,7 +460,7 @@ def generate(out: Path | str | None, *, threads: int | None = None, units: int |
             writer.close()
     manifest = {"generator_version": GENERATOR_VERSION, "seed_digest": pools.digest,
                 "params": {"threads": threads, "units": units, "mb": mb, "seed": seed, "remix": remix,
-                           "text": text, "tabular": str(tabular) if tabular else None},
+                           "text": text, "tabular": Path(tabular).name if tabular else None},
                 "n_threads": len(entries), "n_units": n_units, "bytes": n_bytes, "by_layout": by_layout,
                 "threads": entries}
     if out_dir is not None:
@@ -465,20 +479,24 @@ def read_manifest(out: Path | str) -> dict | None:
 # --- Tables without parsing ---------------------------------------------------------------
 
 def to_parsed(thread: SynthThread) -> ParsedThread:
-    """The thread as the parser would give it from a numbered layout (minus line numbers)."""
+    """The thread as the parser would give it from the numbered layout, without rendering and parsing.
+
+    ``source_line`` is where the unit starts in that rendering; the thread's layout is ``synthetic``.
+    """
     tid = thread.thread_id
     pt = ParsedThread(thread_id=tid, source_file=f"<synthetic {tid}>", layout="synthetic", title=thread.title,
                       post_date=thread.post_date.isoformat())
-    pt.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, thread.segments[0]))
+    lines = iter(_render_numbered(thread, plain=False)[1])
+    pt.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, thread.segments[0], line=next(lines)))
     for k, seg in enumerate(thread.segments[1:], 1):
-        pt.units.append(Unit(f"{tid}/k{k}", tid, "contribution", f"{tid}/post", 1, 0, seg))
+        pt.units.append(Unit(f"{tid}/k{k}", tid, "contribution", f"{tid}/post", 1, 0, seg, line=next(lines)))
     for i, c in enumerate(thread.comments, 1):
         cid = f"{tid}/c{i}"
         pt.units.append(Unit(cid, tid, "comment", f"{tid}/post", 1, 0, c.text, author=c.author,
-                             timestamp=c.iso_timestamp()))
+                             timestamp=c.iso_timestamp(), line=next(lines)))
         for j, r in enumerate(c.replies, 1):
             pt.units.append(Unit(f"{cid}.r{j}", tid, "reply", cid, 2, 0, r.text, author=r.author,
-                                 timestamp=r.iso_timestamp()))
+                                 timestamp=r.iso_timestamp(), line=next(lines)))
     return finish(pt)
 
 
@@ -551,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         where = f" -> {args.out}" if args.out else ""
         tab = f" (+ {args.tabular})" if args.tabular else ""
-        print(f"{m['n_threads']} threads, {m['n_units']} units, {m['bytes'] / 1e6:.2f} MB "
+        size = m["bytes"] if not args.no_text else args.tabular.stat().st_size
+        print(f"{m['n_threads']} threads, {m['n_units']} units, {size / 1e6:.2f} MB "
               f"{m['by_layout']}{where}{tab}")
     return 0
 

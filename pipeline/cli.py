@@ -138,6 +138,50 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
     _echo_classify(result["classify"], out)
 
 
+@app.command()
+def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL."),
+             pred: Optional[Path] = typer.Option(None, "--pred", help="A run directory (labels.parquet) or a labels JSONL."),
+             model: Optional[Path] = typer.Option(None, "--model", help="Evaluate a training recipe instead (with --cv thread)."),
+             cv: str = typer.Option("thread", "--cv", help="Cross-validation scheme for --model: leave one thread out."),
+             recipe: str = typer.Option("combined", "--recipe", help="Recipe evaluated with --model: majority, rules, "
+                                        "supervised or combined."),
+             out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write evaluation.json, report.md, PNGs."),
+             gold_annotator: str = typer.Option("gold", "--gold-annotator"),
+             pred_annotator: Optional[str] = typer.Option(None, "--pred-annotator",
+                                                          help="With a labels JSONL: whose labels to score (e.g. coder_b)."),
+             no_learning_curve: bool = typer.Option(False, "--no-learning-curve")) -> None:
+    """Score predictions or a training recipe against gold labels (metrics, CIs, agreement, errors)."""
+    from .runs import evaluate_model_cv, evaluate_predictions
+
+    command = "python -m pipeline evaluate " + " ".join(sys.argv[2:])
+    try:
+        if pred is not None:
+            result = evaluate_predictions(gold, pred, out, gold_annotator=gold_annotator,
+                                          pred_annotator=pred_annotator, command=command)
+        elif model is not None:
+            if cv != "thread":
+                _fail(PipelineError("E206", f"--cv {cv!r} is not supported.", fix="Use --cv thread."))
+            result = evaluate_model_cv(gold, out or (Path(model) / "evaluation"), main_recipe=recipe,
+                                       gold_annotator=gold_annotator, learning_curve=not no_learning_curve,
+                                       command=command)
+        else:
+            typer.secho("Give --pred <run dir | labels> or --model <dir> --cv thread.", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
+    except PipelineError as exc:
+        _fail(exc)
+    s = result["main"]["summary"]
+    typer.echo(f"Theme macro F1 {s['themes']['macro_f1']:.3f} (95% CI units {s['themes']['macro_f1_ci_units']}), "
+               f"micro F1 {s['themes']['micro_f1']:.3f}; stance_tr F_avg {s['stance_tr'].get('f_avg', float('nan')):.3f}, "
+               f"macro F1 {s['stance_tr']['macro_f1']:.3f}; reply_stance macro F1 {s['reply_stance']['macro_f1']:.3f}")
+    for name, b in (result.get("baselines") or {}).items():
+        typer.echo(f"  {name:>10}: theme macro F1 {b['themes']['macro_f1']:.3f}, stance_tr F_avg "
+                   f"{b['stance_tr'].get('f_avg', float('nan')):.3f}, reply_stance macro F1 {b['reply_stance']['macro_f1']:.3f}")
+    for a in result.get("agreement") or []:
+        kappas = ", ".join(f"{t} {v['kappa']}" for t, v in a["themes"].items())
+        typer.echo(f"  agreement {a['pair']}: kappa {kappas}; alpha stance_tr {a['stance_tr']['alpha']}")
+    typer.echo(f"Report: {Path(result['out']) / 'report.md'}")
+
+
 @app.command(name="app")
 def app_command(port: int = typer.Option(8501, "--port")) -> None:
     """Open the Streamlit explorer (same as `streamlit run app.py`)."""

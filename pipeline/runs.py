@@ -240,3 +240,106 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
         labels = store.read_parquet(Path(out) / "labels.parquet")
         store.write_csv(labels, Path(out) / "labels.csv")
     return {"parse": summary, "classify": classified}
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+def _coder_agreements(labels: pd.DataFrame, codebook, extra: dict[str, pd.DataFrame] | None = None) -> list[dict]:
+    """Agreement of every pair of label sets: coders with each other, each with gold, models with gold."""
+    from itertools import combinations
+
+    from .evaluate import agreement, align
+
+    sets = {a: labels[labels["annotator"] == a] for a in sorted(labels["annotator"].unique())}
+    sets.update(extra or {})
+    rows = []
+    for a, b in combinations(sets, 2):
+        if a != "gold" and b == "gold":
+            a, b = b, a
+        joined, _ = align(sets[a], sets[b])
+        if len(joined):
+            rows.append({"pair": f"{a} vs {b}", **agreement(joined, codebook)})
+    return rows
+
+
+def evaluate_predictions(gold_path: Path | str, pred: Path | str, out: Path | str | None = None, *,
+                         gold_annotator: str = "gold", pred_annotator: str | None = None,
+                         codebook_path: Path | str = CODEBOOK_PATH, command: str = "") -> dict:
+    """Score a run's labels.parquet (or another labels JSONL) against gold labels."""
+    from .codebook import load_codebook
+    from .evaluate import align, agreement, error_analysis, score, write_report
+    from .labels import read_labels
+
+    codebook = load_codebook(codebook_path)
+    gold_all, _ = read_labels(gold_path, codebook)
+    gold = gold_all[gold_all["annotator"] == gold_annotator]
+    if gold.empty:
+        raise PipelineError(Code.E206, f"no labels by annotator {gold_annotator!r}.", file=str(gold_path),
+                            fix="Pass --gold-annotator with a name present in the file.")
+    pred = Path(pred)
+    gold_units = pred_units = probs = None
+    corpus = Path(gold_path).parent / "raw"
+    if corpus.exists():
+        gold_units = to_frames(parse_paths([corpus]).threads)[1]
+    if pred.is_dir():
+        tables = load_run(pred, need_labels=True)
+        pred_labels, pred_units, probs = tables["labels"], tables["units"], tables["labels"]
+        out = Path(out) if out else pred / "evaluation"
+    else:
+        pl, _ = read_labels(pred, codebook, strict=False)
+        pred_labels = pl[pl["annotator"] == pred_annotator] if pred_annotator else pl
+        pred_units = gold_units
+        out = Path(out) if out else Path("runs") / "evaluation"
+    joined, report = align(gold, pred_labels, gold_units=gold_units, pred_units=pred_units)
+    units = gold_units if gold_units is not None else pred_units
+    thread_of = dict(zip(units["unit_id"], units["thread_id"])) if units is not None else {}
+    groups = joined["unit_id"].map(lambda u: thread_of.get(u, u.split("/")[0])).to_numpy()
+    main = score(joined, codebook, groups=groups)
+    result = {"title": f"{pred} against {gold_annotator} labels", "description":
+              f"Predictions in {pred} scored against annotator '{gold_annotator}' in {gold_path}.",
+              "theme_names": codebook.theme_names, "main": main, "alignment": report,
+              "agreement": [{"pair": f"{pred_annotator or 'predictions'} vs {gold_annotator}",
+                             **agreement(joined, codebook)}],
+              "errors": error_analysis(joined, probs, units if units is not None else pd.DataFrame(
+                  {"unit_id": [], "text": []}), codebook), "command": command}
+    write_report(result, out)
+    return {"out": str(out), **result}
+
+
+def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | str | None = None,
+                      recipes: Iterable[str] = ("majority", "rules", "supervised", "combined"), main_recipe: str = "combined",
+                      gold_annotator: str = "gold", learning_curve: bool = True,
+                      codebook_path: Path | str = CODEBOOK_PATH, command: str = "") -> dict:
+    """Leave-one-thread-out evaluation of training recipes, baselines side by side, and coder agreement."""
+    from .codebook import load_codebook
+    from .evaluate import align, agreement, cross_validate, error_analysis, learning_curve as lc, score, write_report
+    from .labels import read_labels
+
+    codebook, units, feats, parents, y = training_data(gold_path, corpus, annotator=gold_annotator,
+                                                       codebook_path=codebook_path)
+    all_labels, _ = read_labels(gold_path, codebook)
+    gold = all_labels[all_labels["annotator"] == gold_annotator]
+    thread_of = dict(zip(units["unit_id"], units["thread_id"]))
+    baselines, preds_by_recipe = {}, {}
+    for recipe in recipes:
+        preds = cross_validate(codebook, units, feats, parents, y, recipe)
+        preds_by_recipe[recipe] = preds
+        joined, _ = align(gold, preds)
+        baselines[recipe] = score(joined, codebook, groups=joined["unit_id"].map(thread_of).to_numpy())["summary"]
+    preds = preds_by_recipe[main_recipe]
+    joined, report = align(gold, preds)
+    main = score(joined, codebook, groups=joined["unit_id"].map(thread_of).to_numpy())
+    extra = {f"model:{main_recipe} (held-out)": preds.assign(annotator=f"model:{main_recipe}")}
+    result = {
+        "title": f"leave-one-thread-out cross-validation of '{main_recipe}'",
+        "description": f"Each of the {len(set(y.groups))} threads is predicted by a model trained on the others "
+                       f"({len(units)} units labelled by '{gold_annotator}'). Intervals: 1000 bootstrap resamples "
+                       "of units and, separately, of threads.",
+        "theme_names": codebook.theme_names, "main": main, "baselines": baselines, "alignment": report,
+        "agreement": _coder_agreements(all_labels, codebook, extra),
+        "errors": error_analysis(joined, preds, units, codebook),
+        "learning_curve": lc(codebook, units, feats, parents, y, gold, main_recipe) if learning_curve else [],
+        "command": command,
+    }
+    write_report(result, out)
+    return {"out": str(out), **result}

@@ -9,11 +9,15 @@ naming the file, the line and the fix.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -117,9 +121,32 @@ def iter_input_files(inputs: Iterable[Path | str]) -> Iterator[Path]:
             yield path
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (speed only).
+
+    Parsing keeps hundreds of thousands of small records alive, and each automatic collection
+    walks all of them again: on a 100 MB corpus that was a third of the run.  The records hold
+    no reference cycles, so nothing is left uncollected; the previous setting is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_paths(inputs: Iterable[Path | str], *, max_bytes: int = DEFAULT_MAX_BYTES,
                 on_file: Callable[[Path], None] | None = None) -> ParseResult:
     """Parse every file; a file that fails is recorded and skipped, the rest go on."""
+    with _gc_paused():
+        return _parse_paths(inputs, max_bytes=max_bytes, on_file=on_file)
+
+
+def _parse_paths(inputs: Iterable[Path | str], *, max_bytes: int,
+                 on_file: Callable[[Path], None] | None) -> ParseResult:
     result = ParseResult()
     seen_ids: dict[str, str] = {}
     for path in iter_input_files(inputs):
@@ -159,21 +186,46 @@ def _rename_thread(thread: ParsedThread, new_id: str) -> None:
             u.parent_id = new_id + u.parent_id[len(old):]
 
 
+# Unit attribute behind each UNITS_SCHEMA column, in schema order.
+_UNIT_ATTRS = {"source_line": "line"}
+_MAX_INT32 = 2**31 - 1
+
+
+def _string_array(values: list) -> pa.Array:
+    """``pa.array(values, pa.string())``, built from the UTF-8 bytes directly (several times faster on long texts)."""
+    data = bytearray()
+    ends = [0]
+    try:
+        for v in values:
+            data += v.encode("utf-8")
+            ends.append(len(data))
+    except (AttributeError, UnicodeEncodeError):  # None, a non-string or a lone surrogate: pyarrow's own handling
+        return pa.array(values, type=pa.string())
+    if len(data) > _MAX_INT32:  # pragma: no cover - over 2 GB of text in one column
+        return pa.array(values, type=pa.string())
+    return pa.Array.from_buffers(pa.string(), len(values),
+                                 [None, pa.py_buffer(np.array(ends, dtype=np.int32)), pa.py_buffer(data)])
+
+
+def _units_table(threads: list[ParsedThread]) -> pa.Table:
+    """Column by column: the same table as ``pa.Table.from_pylist`` of one dict per unit, several times faster."""
+    units = [u for t in threads for u in t.units]
+    arrays = []
+    for f in UNITS_SCHEMA:
+        values = list(map(attrgetter(_UNIT_ATTRS.get(f.name, f.name)), units))
+        arrays.append(_string_array(values) if f.name in ("text", "own_text") else pa.array(values, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=UNITS_SCHEMA)
+
+
 def to_frames(threads: Iterable[ParsedThread]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``threads`` and ``units`` tables (columns documented in README.md)."""
-    trows, urows = [], []
-    for t in threads:
-        trows.append({"thread_id": t.thread_id, "source_file": t.source_file, "title": t.title,
-                      "post_date": t.post_date, "url": t.url, "layout": t.layout,
-                      "declared_comments": t.declared_comments, "parsed_comments": t.parsed_comments,
-                      "n_units": len(t.units), "n_low_confidence": sum(u.confidence == "low" for u in t.units)})
-        for u in t.units:
-            urows.append({"unit_id": u.unit_id, "thread_id": u.thread_id, "kind": u.kind,
-                          "parent_id": u.parent_id, "depth": u.depth, "position": u.position,
-                          "author": u.author, "timestamp": u.timestamp, "text": u.text, "own_text": u.own_text,
-                          "quoted_text": u.quoted_text, "urls": u.urls, "link_only": u.link_only,
-                          "mentions": u.mentions, "word_count": u.word_count, "confidence": u.confidence,
-                          "confidence_note": u.confidence_note, "source_line": u.line})
-    threads_df = pa.Table.from_pylist(trows, schema=THREADS_SCHEMA).to_pandas()
-    units_df = pa.Table.from_pylist(urows, schema=UNITS_SCHEMA).to_pandas()
+    threads = list(threads)
+    trows = [{"thread_id": t.thread_id, "source_file": t.source_file, "title": t.title,
+              "post_date": t.post_date, "url": t.url, "layout": t.layout,
+              "declared_comments": t.declared_comments, "parsed_comments": t.parsed_comments,
+              "n_units": len(t.units), "n_low_confidence": sum(u.confidence == "low" for u in t.units)}
+             for t in threads]
+    with _gc_paused():
+        threads_df = pa.Table.from_pylist(trows, schema=THREADS_SCHEMA).to_pandas()
+        units_df = _units_table(threads).to_pandas()
     return threads_df, units_df

@@ -46,7 +46,7 @@ def _timestamp(raw: str) -> str | None:
     if ampm:
         h = h % 12 + (12 if ampm.lower() == "pm" else 0)
     d = _date(day, month, year)
-    return f"{d}T{h:02d}:{mm}:00" if d else None
+    return f"{d}T{h:02d}:{int(mm):02d}:00" if d and h < 24 and int(mm) < 60 else None
 
 
 def _first(soup: BeautifulSoup | Tag, *selectors: str) -> Tag | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import Problem
 
@@ -31,6 +32,36 @@ TIME_MENTION_RE = re.compile(
     re.IGNORECASE,
 )
 DEFAULT_HOST_NAMES = ("Jim", "JB")
+
+# Cheap tests that rule a regex out before it scans a whole text (speed only: each is a
+# necessary condition for a match, so results are unchanged).  Every time mention holds
+# '[:.][0-5]\d'; every URL holds '://' or 'www.' (only 'w'/'W' match 'w' case-insensitively).
+_TIME_HINT_RE = re.compile(r"[:.][0-5]\d")
+# str.isspace() for each byte value, as b" " (whitespace) or b"x": counts words of ASCII texts
+# without building the list of words that str.split() makes.
+_ASCII_SPACE_TABLE = bytes(0x20 if chr(i).isspace() else 0x78 for i in range(256))
+
+
+def word_count(text: str) -> int:
+    """``len(text.split())``, faster for ASCII text."""
+    if text.isascii():
+        marks = text.encode("ascii").translate(_ASCII_SPACE_TABLE)
+        return marks.count(b" x") + (marks[:1] == b"x")
+    return len(text.split())
+
+
+def _may_hold_time(text: str) -> bool:
+    return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text) \
+        and _TIME_HINT_RE.search(text) is not None
+
+
+def _may_hold_url(text: str) -> bool:
+    return "://" in text or "ww" in text or "wW" in text or "Ww" in text or "WW" in text
+
+
+@lru_cache(maxsize=1024)
+def _names_re(names: frozenset[str]) -> re.Pattern:
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
 
 
 @dataclass
@@ -80,24 +111,34 @@ class ParsedThread:
 
 
 def quote_spans(text: str) -> list[tuple[int, int]]:
+    """Quotation spans as offsets into ``text``; quotes pair within a line only."""
     spans: list[tuple[int, int]] = []
-    offset = 0
-    for line in text.split("\n"):
-        opened: int | None = None
-        for m in QUOTE_CHAR_RE.finditer(line):
-            ch = m.group()
-            if opened is None:
-                if ch != "\u201d":
-                    opened = m.start()
-            elif ch == "\u201c":
-                opened = m.start()
-            else:
-                inner = line[opened + 1:m.start()]
-                whole_line = not line[:opened].strip() and not line[m.end():].strip(" ?!.,:;")
-                if len(inner.split()) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
-                    spans.append((offset + opened, offset + m.end()))
-                opened = None
-        offset += len(line) + 1
+    if '"' not in text and "\u201c" not in text and "\u201d" not in text:
+        return spans
+    # One scan of the whole text (not one per line): quote marks are single characters, and the
+    # line around a mark is found only when a mark is on it.
+    line_start, line_end = 0, -1
+    opened: int | None = None
+    for m in QUOTE_CHAR_RE.finditer(text):
+        pos = m.start()
+        if pos > line_end:  # first mark on a new line: a pair never spans lines
+            line_start = text.rfind("\n", 0, pos) + 1
+            line_end = text.find("\n", pos)
+            if line_end < 0:
+                line_end = len(text)
+            opened = None
+        ch = m.group()
+        if opened is None:
+            if ch != "\u201d":
+                opened = pos
+        elif ch == "\u201c":
+            opened = pos
+        else:
+            inner = text[opened + 1:pos]
+            whole_line = not text[line_start:opened].strip() and not text[pos + 1:line_end].strip(" ?!.,:;")
+            if len(inner.split()) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
+                spans.append((opened, pos + 1))
+            opened = None
     return spans
 
 
@@ -112,14 +153,19 @@ def split_quotes(text: str) -> tuple[list[str], str]:
         own.append(text[last:s])
         last = e
     own.append(text[last:])
-    return quoted, re.sub(r"[ \t]+\n", "\n", "".join(own)).strip()
+    own_text = "".join(own)
+    if " \n" in own_text or "\t\n" in own_text:  # drop spaces and tabs left before line breaks
+        lines = own_text.split("\n")
+        own_text = "\n".join([line.rstrip(" \t") for line in lines[:-1]] + lines[-1:])
+    return quoted, own_text.strip()
 
 
 def find_mentions(text: str, names: frozenset[str]) -> list[str]:
-    found = [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)]
-    if names:
-        name_re = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
-        found += [m.group(1) for m in name_re.finditer(text)]
+    found = [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)] if _may_hold_time(text) else []
+    for name in names:
+        if name in text:  # the name pattern is case-sensitive: no name in the text, no match
+            found += [m.group(1) for m in _names_re(names).finditer(text)]
+            break
     return found
 
 
@@ -127,16 +173,17 @@ def finish(thread: ParsedThread, *, host_names: tuple[str, ...] = DEFAULT_HOST_N
     """Fill the derived fields of every unit and renumber positions in reading order."""
     authors = {u.author for u in thread.units if u.author and u.author.lower() not in ("anonymous", "unknown")}
     names = frozenset(host_names) | frozenset(a for a in authors if len(a) <= 30)
+    names_for_anonymous = names - {""}
     for pos, unit in enumerate(thread.units):
         unit.position = pos
         unit.text = unit.text.strip()
-        unit.urls = URL_RE.findall(unit.text)
+        unit.urls = URL_RE.findall(unit.text) if _may_hold_url(unit.text) else []
         unit.quoted_text, unit.own_text = split_quotes(unit.text)
         unit.link_only = bool(unit.urls) and not URL_RE.sub("", unit.text).strip()
         # Posts cannot answer comments, so times in a post ('At 12.02 ...') are not mentions.
         if unit.kind in ("comment", "reply"):
-            unit.mentions = find_mentions(unit.own_text, names - {unit.author or ""})
-        unit.word_count = len(unit.text.split())
+            unit.mentions = find_mentions(unit.own_text, names - {unit.author} if unit.author else names_for_anonymous)
+        unit.word_count = word_count(unit.text)
     return thread
 
 
@@ -164,14 +211,26 @@ def add_comment_tree(thread: ParsedThread, comments: list[RawComment]) -> None:
     tid = thread.thread_id
     by_id = {c.source_id: c for c in comments}
 
+    known: dict[str, bool] = {}  # source id -> does its parent chain reach the top (memoised: long chains stay linear)
+
     def reaches_top(c: RawComment) -> bool:  # False for a parent chain that loops
-        seen = set()
-        while c.parent_source_id in by_id:
-            if c.source_id in seen:
-                return False
-            seen.add(c.source_id)
+        path: list[str] = []
+        on_path: set[str] = set()
+        while True:
+            if c.source_id in known:
+                result = known[c.source_id]
+                break
+            if c.parent_source_id not in by_id:
+                result = True
+                break
+            if c.source_id in on_path:
+                result = False
+                break
+            path.append(c.source_id)
+            on_path.add(c.source_id)
             c = by_id[c.parent_source_id]
-        return True
+        known.update(dict.fromkeys(path, result))
+        return result
 
     children: dict[str | None, list[RawComment]] = {}
     for c in comments:
@@ -183,16 +242,24 @@ def add_comment_tree(thread: ParsedThread, comments: list[RawComment]) -> None:
                 "it was kept as a top-level comment.", "Check the export is complete.", line=c.line))
         children.setdefault(parent, []).append(c)
 
-    def walk(parent_src: str | None, parent_uid: str, depth: int) -> None:
-        for k, c in enumerate(children.get(parent_src, []), 1):
-            uid = f"{tid}/c{k}" if parent_src is None else f"{parent_uid}.r{k}"
-            unit = Unit(uid, tid, "comment" if parent_src is None else "reply",
-                        f"{tid}/post" if parent_src is None else parent_uid, depth, 0, c.text,
-                        author=c.author, timestamp=c.timestamp, line=c.line)
-            if c.parent_source_id and parent_src is None:
-                unit.mark_low(f"parent {c.parent_source_id!r} not found")
-            thread.units.append(unit)
-            if depth < 50:  # guard against pathological nesting
-                walk(c.source_id, uid, depth + 1)
-
-    walk(None, f"{tid}/post", 1)
+    # Depth-first, each comment followed by its replies, with an explicit stack: reply chains of any
+    # depth are kept (no recursion limit), and each source id's replies are expanded once.
+    expanded: set[str] = set()
+    stack = [(None, f"{tid}/post", 1, iter(enumerate(children.get(None, []), 1)))]
+    while stack:
+        parent_src, parent_uid, depth, todo = stack[-1]
+        nxt = next(todo, None)
+        if nxt is None:
+            stack.pop()
+            continue
+        k, c = nxt
+        uid = f"{tid}/c{k}" if parent_src is None else f"{parent_uid}.r{k}"
+        unit = Unit(uid, tid, "comment" if parent_src is None else "reply",
+                    f"{tid}/post" if parent_src is None else parent_uid, depth, 0, c.text,
+                    author=c.author, timestamp=c.timestamp, line=c.line)
+        if c.parent_source_id and parent_src is None:
+            unit.mark_low(f"parent {c.parent_source_id!r} not found")
+        thread.units.append(unit)
+        if c.source_id not in expanded:
+            expanded.add(c.source_id)
+            stack.append((c.source_id, uid, depth + 1, iter(enumerate(children.get(c.source_id, []), 1))))

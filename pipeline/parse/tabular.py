@@ -49,9 +49,10 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
     threads: dict[str, ParsedThread] = {}
     comments: dict[str, list[RawComment]] = {}
     seen: dict[str, set[str]] = {}
+    post_ids: dict[str, str] = {}  # the post row's comment_id: comments answering it are top-level
     for line, row in rows:
         missing = [c for c in REQUIRED if str(row.get(c) or "").strip() == "" and c != "text"]
-        if missing or "text" not in row:
+        if missing or row.get("text") is None:  # None: a CSV row that ends before the text column
             problems.append(Problem(Code.E007.value, source_file, f"row lacks {', '.join(missing or ['text'])}; skipped.",
                                     f"Every row needs {', '.join(REQUIRED)}.", line=line))
             continue
@@ -74,6 +75,7 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
         seen[tid].add(cid)
         text = str(row.get("text") or "")
         if str(row.get("kind") or "").strip().lower() == "post":
+            post_ids[tid] = cid
             post = thread.units[0]
             post.text, post.author, post.timestamp, post.line = text, row.get("author") or None, _iso(row.get("timestamp")), line
             continue
@@ -81,13 +83,20 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
         comments[tid].append(RawComment(cid, parent, text, str(row.get("author") or "") or None,
                                         _iso(row.get("timestamp")), line))
     for tid, thread in threads.items():
+        for c in comments[tid]:
+            if c.parent_source_id is not None and c.parent_source_id == post_ids.get(tid):
+                c.parent_source_id = None
         add_comment_tree(thread, comments[tid])
     return list(threads.values())
 
 
 def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:  # an unreadable header line (stray carriage return, huge field, ...)
+        raise PipelineError(Code.E007, f"the CSV header cannot be read ({exc}).", file=source_file, line=1,
+                            fix="Check the first line names the columns, separated by commas.") from exc
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise PipelineError(Code.E007, f"the CSV header lacks {', '.join(missing)} (it has {', '.join(header)}).",
@@ -97,7 +106,9 @@ def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
     rows: list[tuple[int, dict]] = []
     try:
         for row in reader:
-            line = reader.line_num
+            # line_num is the row's last line; a quoted field may hold line breaks: name the first line
+            line = reader.line_num - sum((v if isinstance(v, str) else "".join(v or ())).count("\n")
+                                         for v in row.values())
             if None in row:  # more fields than the header
                 problems.append(Problem(Code.E007.value, source_file, "the row has more fields than the header; "
                                         "skipped.", "Quote fields that contain commas.", line=line))
@@ -124,6 +135,10 @@ def parse_jsonl(text: str, *, source_file: str) -> list[ParsedThread]:
         except json.JSONDecodeError as exc:
             problems.append(Problem(Code.E007.value, source_file, f"invalid JSON ({exc.msg}, column {exc.colno}); "
                                     "line skipped.", "One JSON object per line.", line=n))
+            continue
+        except RecursionError:
+            problems.append(Problem(Code.E007.value, source_file, "the JSON is nested too deeply to read; "
+                                    "line skipped.", "One flat JSON object per line.", line=n))
             continue
         if not isinstance(obj, dict):
             problems.append(Problem(Code.E007.value, source_file, "the line is JSON but not an object; skipped.",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from ..errors import Code, Problem
 from .model import ParsedThread, Unit
@@ -38,8 +39,15 @@ SEPARATOR_RE = re.compile(r"^\s*(\*{3,}|-*oo00oo-*)\s*$")
 # Link text glued to the next comment; 'Deleted ...' or 'Deletes ...' are words, not link text.
 FLAT_TOKEN_RE = re.compile(r"^(ReplyDelete|Delete)(?!(?:d|s|r|rs)\b|ion)")
 BLANK_RUNS_RE = re.compile(r"\n{3,}")
+_FLAT_TOKENS = ("ReplyDelete", "Delete")  # every FLAT_TOKEN_RE match starts with one of these
 
 
+def _may_be_link(line: str) -> bool:
+    """False when LINK_LINE_RE cannot match (each of its words holds 'Repl' or 'Delete'); cheaper than the regex."""
+    return "Repl" in line or "Delete" in line
+
+
+@lru_cache(maxsize=4096)  # threads and comments share few dates; strptime is slow
 def _date(day: str, month: str, year: str) -> str | None:
     try:
         return datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date().isoformat()
@@ -49,19 +57,28 @@ def _date(day: str, month: str, year: str) -> str | None:
 
 def _join(lines: list[str]) -> str:
     """Lines of one unit to text: indentation dropped, paragraphs (blank lines) kept."""
-    return BLANK_RUNS_RE.sub("\n\n", "\n".join(line.strip() for line in lines)).strip()
+    text = "\n".join([line.strip() for line in lines])
+    return (BLANK_RUNS_RE.sub("\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 def detect_layout(lines: list[str]) -> str:
+    # The startswith tests only skip regexes that cannot match; once comment 1 and link text
+    # are both seen the answer is fixed, so the scan stops.
     has_top = False
     has_link_line = False
     flat_tokens = 0
     for line in lines:
-        if not has_top and TOP_RE.match(line) and TOP_RE.match(line).group(1) == "1":
+        if not has_top and line.startswith("  1.") and (m := TOP_RE.match(line)) and m.group(1) == "1":
             has_top = True
-        elif LINK_LINE_RE.match(line):
+            if has_link_line:
+                break
+        elif _may_be_link(line) and LINK_LINE_RE.match(line):
             has_link_line = True
-        elif FLAT_TOKEN_RE.match(line):
+            if line.startswith(_FLAT_TOKENS):  # a flat copy's last link text stands alone on its line
+                flat_tokens += 1
+            if has_top:
+                break
+        elif line.startswith(_FLAT_TOKENS) and FLAT_TOKEN_RE.match(line):
             flat_tokens += 1
     if has_top:
         return "blogger_numbered" if has_link_line else "blogger_numbered_plain"
@@ -117,7 +134,7 @@ def _add_post(thread: ParsedThread, lines: list[str], first_line: int) -> None:
     """The post, split into contributions at separator lines (``******``, ``--oo00oo--``)."""
     segments: list[tuple[int, list[str]]] = [(first_line, [])]
     for offset, line in enumerate(lines):
-        if SEPARATOR_RE.match(line):
+        if ("***" in line or "oo00oo" in line) and SEPARATOR_RE.match(line):
             thread.consumed.append(line)
             segments.append((first_line + offset + 1, []))
         else:
@@ -145,11 +162,11 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
         return
     # An author line ('Probation Officer23 April 2015 at 08:02') opens the unit when shown.
     first = next((j for j, l in enumerate(body) if l.strip()), None)
-    if first is not None and (m := AUTHOR_RE.match(body[first])):
+    if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])):
         unit.author = m.group("author") or None
         day, month, year, hh, mm = m.groups()[2:]
         d = _date(day, month, year)
-        unit.timestamp = f"{d}T{int(hh):02d}:{mm}:00" if d else None
+        unit.timestamp = f"{d}T{int(hh):02d}:{int(mm):02d}:00" if d and int(hh) < 24 and int(mm) < 60 else None
         thread.consumed.append(body[first])
         body = body[first + 1:]
     unit.text = _join(body)
@@ -162,7 +179,7 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
 def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
     plain = thread.layout == "blogger_numbered_plain"
     first_comment = next(i for i in range(start, len(lines))
-                         if (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
+                         if lines[i].startswith("  1.") and (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
     post_end = first_comment
     for i in range(start, first_comment):
         if m := COUNT_RE.match(lines[i]):
@@ -184,7 +201,8 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
     replies_open = False
     for idx in range(first_comment, len(lines)):
         line = lines[idx]
-        if m := TOP_RE.match(line):
+        # line[k:k+1].isdigit(): TOP_RE needs a digit after 2 spaces, REPLY_RE after 4 (skips most regex calls)
+        if line[2:3].isdigit() and (m := TOP_RE.match(line)):
             _close(thread, unit, body)
             n_top += 1
             if int(m.group(1)) != n_top:
@@ -197,14 +215,14 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
             if int(m.group(1)) != n_top:
                 unit.mark_low("numbering out of sequence")
             top, n_reply, replies_open = unit, 0, False
-        elif top is not None and (plain or replies_open) and (m := REPLY_RE.match(line)):
+        elif top is not None and (plain or replies_open) and line[4:5].isdigit() and (m := REPLY_RE.match(line)):
             _close(thread, unit, body)
             n_reply += 1
             thread.consumed.append(f"{m.group(1)}.")
             unit, body = _new_unit(thread, f"{top.unit_id}.r{n_reply}", "reply", top.unit_id, m.group(2), idx)
             if int(m.group(1)) != n_reply:
                 unit.mark_low("reply numbering out of sequence")
-        elif m := LINK_LINE_RE.match(line):
+        elif _may_be_link(line) and (m := LINK_LINE_RE.match(line)):
             thread.consumed.append(m.group(1))
             if m.group(1) == "Replies":
                 replies_open = True
@@ -219,7 +237,7 @@ def _parse_flat(lines: list[str], start: int, thread: ParsedThread) -> None:
     cur_start, cur = start, []
     for idx in range(start, len(lines)):
         line = lines[idx]
-        if m := FLAT_TOKEN_RE.match(line):
+        if line.startswith(_FLAT_TOKENS) and (m := FLAT_TOKEN_RE.match(line)):
             token = m.group(1)
             thread.consumed.append(token)
             blocks.append((cur_start, cur, token))
