@@ -19,8 +19,9 @@ Environment variables (tests use them to point the app at temporary files):
 ``PROBATION_TR_CORPUS``       thread files of the bundled corpus (default corpora/probation_blog/raw)
 
 Comment text is untrusted: it is only ever shown as plain text (tables, ``st.text``,
-``st.code``) or through :func:`pipeline.explore.highlight_html`, which escapes every
-piece of it before adding any tag; ``unsafe_allow_html`` is never used.
+``st.code``) or through ``st.html`` with HTML built by :mod:`pipeline.explore`, which
+``html.escape``-s every piece of text before adding any tag (no Markdown is involved);
+``unsafe_allow_html`` is never used.
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ def default_model() -> str:
     return str(BUNDLED_MODEL) if (BUNDLED_MODEL / "model.json").exists() else "rules"
 
 
+def md(value) -> str:
+    """Text from data or files (ids, paths, messages) made literal for Markdown-rendering elements."""
+    return ex.md_escape(str(value))
+
+
 def _s(value) -> str:
     """A text field that may be null (NaN) as a string."""
     return value if isinstance(value, str) else ""
@@ -131,15 +137,10 @@ def get_run(sig: tuple, run: str, codebook_path: str, codebook_mtime: int) -> di
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def get_pseudonymiser(sig: tuple, run: str) -> ex.Pseudonymiser:
-    df = get_run_units_only(run)
+    """Pseudonyms for every author and name mentioned in the run, numbered by first appearance."""
+    authors = ex.read_column(run, "units", "author")
     mentions = ex.read_column(run, "units", "mentions")
-    return ex.Pseudonymiser(ex.collect_names(df, mentions.to_numpy()))
-
-
-def get_run_units_only(run: str) -> pd.Series:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(Path(run) / "units.parquet", columns=["author"]).column("author").to_pandas()
+    return ex.Pseudonymiser(ex.collect_names(authors.to_numpy(), mentions.to_numpy()))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -191,15 +192,17 @@ def get_term_counts(sig: tuple, run: str, lemmas: bool, drop_stop: bool, pseudon
     return ex.term_counts(_texts.fillna("").tolist(), lemmas=lemmas, stop_words=stop)
 
 
-@st.cache_resource(show_spinner="Pseudonymising texts...", max_entries=4)
-def get_pseudo_texts(sig: tuple, run: str, column: str, _texts: pd.Series, _pseudo: ex.Pseudonymiser) -> pd.Series:
-    """A text column with commenter names replaced (the Words page counts and searches these)."""
-    return _pseudo.series(_texts.fillna(""))
+@st.cache_resource(show_spinner="Preparing texts...", max_entries=4)
+def get_word_texts(sig: tuple, run: str, column: str, pseudonymised: bool, _df: pd.DataFrame,
+                   _pseudo: ex.Pseudonymiser | None) -> pd.Series:
+    """A text column indexed by unit id, with commenter names replaced when asked (the Words
+    page counts and searches these)."""
+    texts = pd.Series(_df[column].fillna("").array, index=pd.Index(_df["unit_id"]))
+    return _pseudo.series(texts) if pseudonymised and _pseudo else texts
 
 
 def word_texts(ctx: "Ctx", column: str) -> pd.Series:
-    texts = ctx.model_df[column]
-    return get_pseudo_texts(ctx.sig, str(ctx.run), column, texts, ctx.pseudo) if ctx.pseudo else texts
+    return get_word_texts(ctx.sig, str(ctx.run), column, ctx.pseudo is not None, ctx.model_df, ctx.pseudo)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -288,7 +291,7 @@ def build_run_ui(run: Path, inputs: list[Path], model: str, label: str) -> bool:
             result = run_all(inputs, run, model_dir=model, on_file=on_file)
         except PipelineError as exc:
             status.update(label="Could not build the run", state="error")
-            st.error(str(exc))
+            st.error(md(exc))
             return False
         bar.progress(1.0, text="Done")
         p = result["parse"]
@@ -306,7 +309,7 @@ def upload_run(files, runs_root: Path, model: str) -> Path | None:
     raw = run / "uploads"
     raw.mkdir(parents=True, exist_ok=True)
     for f in files:
-        safe = re.sub(r"[^\w.-]+", "_", Path(f.name).name) or "upload.txt"
+        safe = re.sub(r"[^\w.-]+", "_", Path(f.name).name).lstrip(".") or "upload.txt"
         (raw / safe).write_bytes(f.getvalue())
     ok = build_run_ui(run, [raw], model, f"Parsing and coding {len(files)} uploaded file(s)...")
     return run if ok else None
@@ -396,7 +399,8 @@ def labels_caption(ctx: Ctx) -> str:
     if ctx.source == "gold":
         return f"Gold labels: {len(ctx.df)} units with annotator 'gold' in {ctx.labels_path.name}."
     model = ctx.model_df["model"].iloc[0] if "model" in ctx.model_df and len(ctx.model_df) else "?"
-    version = ctx.model_df["codebook_version"].iloc[0] if "codebook_version" in ctx.model_df and len(ctx.model_df) else "?"
+    version = (ctx.model_df["codebook_version"].iloc[0]
+               if "codebook_version" in ctx.model_df and len(ctx.model_df) else "?")
     return f"Model predictions ({model}, codebook v{version}) for all {len(ctx.df):,} units."
 
 
@@ -447,7 +451,8 @@ def evidence_list_html(ctx: Ctx, row: pd.Series) -> str:
             extra = [f"cues: {html.escape(cues)}"] if cues else []
             if weight:
                 extra.append(f"model weight {float(weight):.2f}")
-            items.append(f"<li><b>{html.escape(str(code))}</b>: &ldquo;{html.escape(ctx.text(str(it.get('sentence') or '')))}"
+            sentence = html.escape(ctx.text(str(it.get("sentence") or "")))
+            items.append(f"<li><b>{html.escape(str(code))}</b>: &ldquo;{sentence}"
                          f"&rdquo; <span style='color:#666'>({'; '.join(extra) or 'no cue'})</span></li>")
     return "<ul style='margin:0'>" + "".join(items) + "</ul>" if items else ""
 
@@ -484,7 +489,7 @@ def unit_detail_ui(ctx: Ctx, unit_id: str, *, key: str) -> None:
     """A unit in full: text with evidence, labels and probabilities, parent, replies, coders' labels."""
     row = ctx.row(unit_id)
     if row is None:
-        st.warning(f"Unit {unit_id!r} is not in this run.")
+        st.warning(f"Unit {md(unit_id)} is not in this run.")
         return
     with st.container(border=True):
         show_html(unit_header_html(ctx, row) + f"<div style='margin:0.3em 0'>{ex.labels_html(row, ctx.codebook)}</div>")
@@ -512,7 +517,7 @@ def unit_detail_ui(ctx: Ctx, unit_id: str, *, key: str) -> None:
         parent_id = row.get("parent_id")
         parent = ctx.row(parent_id) if isinstance(parent_id, str) else None
         if parent is not None:
-            with st.expander(f"Parent: {parent_id}", expanded=False):
+            with st.expander(f"Parent: {md(parent_id)}", expanded=False):
                 show_html(unit_header_html(ctx, parent) + ex.labels_html(parent, ctx.codebook)
                           + unit_text_html(ctx, parent, with_evidence=False, max_chars=4000))
         replies = ctx.model_df[ctx.model_df["parent_id"] == unit_id]
@@ -561,9 +566,10 @@ def time_chart(ts: pd.DataFrame, field: str, title: str, domain: list, colours: 
     return data, {"layer": [line] + milestone_layers(), "height": 300}
 
 
-def heatmap_spec(x: str, y: str, value: str, order: list, fmt: str, title: str | None = None) -> dict:
+def heatmap_spec(x: str, y: str, value: str, order: list, fmt: str, title: str | None = None,
+                 dark_above: float | None = None) -> dict:
     enc = {"x": {"field": x, "type": "nominal", "sort": order, "title": None,
-                 "axis": {"labelAngle": -30, "labelLimit": 160}},
+                 "axis": {"labelAngle": -30, "labelLimit": 160, "labelOverlap": False}},
            "y": {"field": y, "type": "nominal", "sort": order, "title": None, "axis": {"labelLimit": 200}}}
     spec = {"encoding": enc, "height": 240, "layer": [
         {"mark": "rect", "encoding": {"color": {"field": value, "type": "quantitative", "scale": {"scheme": "blues"},
@@ -571,7 +577,9 @@ def heatmap_spec(x: str, y: str, value: str, order: list, fmt: str, title: str |
                                       "tooltip": [{"field": y, "type": "nominal"}, {"field": x, "type": "nominal"},
                                                   {"field": value, "type": "quantitative", "format": fmt}]}},
         {"mark": {"type": "text", "fontSize": 11},
-         "encoding": {"text": {"field": value, "type": "quantitative", "format": fmt}}}]}
+         "encoding": {"text": {"field": value, "type": "quantitative", "format": fmt},
+                      "color": ({"condition": {"test": f"datum['{value}'] > {dark_above}", "value": "white"},
+                                 "value": "black"} if dark_above is not None else {"value": "black"})}}]}
     if title:
         spec["title"] = title
     return spec
@@ -579,7 +587,7 @@ def heatmap_spec(x: str, y: str, value: str, order: list, fmt: str, title: str |
 
 def overview_page(ctx: Ctx) -> None:
     st.header("Overview")
-    st.caption(labels_caption(ctx))
+    st.caption(md(labels_caption(ctx)))
     df = ctx.df
     if ctx.source == "gold" and not len(df):
         st.info("No gold labels for units of this run: switch 'Labels shown' back to model predictions.")
@@ -635,7 +643,8 @@ def overview_page(ctx: Ctx) -> None:
         long = ex.cooccurrence_long(tabs["cooc"])
         long["row"] = long["row"].map(labels)
         long["column"] = long["column"].map(labels)
-        vl_chart(long, heatmap_spec("column", "row", "value", theme_domain, "d" if measure == "count" else ".2f"))
+        vl_chart(long, heatmap_spec("column", "row", "value", theme_domain, "d" if measure == "count" else ".2f",
+                                    dark_above=float(long["value"].max()) * 0.6))
     with right:
         st.subheader("Themes over time")
         ts = tabs["ts_themes"]
@@ -650,7 +659,8 @@ def overview_page(ctx: Ctx) -> None:
         values = ctx.codebook.values("stance_tr")
         vl_chart(*time_chart(ts.rename(columns={"series": "stance_tr"}), "stance_tr", "stance_tr", values,
                              [ex.stance_colour(v) for v in values]))
-    st.caption("Dashed lines: " + "; ".join(f"{d[:7]} {e}" for d, e in ex.MILESTONES) + ". Dates are thread post dates.")
+    st.caption("Dashed lines: " + "; ".join(f"{d[:7]} {e}" for d, e in ex.MILESTONES)
+               + ". Dates are thread post dates.")
     warnings = (ctx.report or {}).get("warnings") or []
     skipped = (ctx.report or {}).get("skipped") or []
     if warnings or skipped:
@@ -728,7 +738,7 @@ def _on_table_select() -> None:
 
 def comments_page(ctx: Ctx) -> None:
     st.header("Comments")
-    st.caption(labels_caption(ctx))
+    st.caption(md(labels_caption(ctx)))
     f = filters_ui(ctx)
     idx = get_filtered_ids(ctx.key, ctx.df, f)
     sub = ctx.df.iloc[idx]
@@ -752,16 +762,17 @@ def comments_page(ctx: Ctx) -> None:
         page = sub
     page_ids = page["unit_id"].tolist()
     st.session_state["_page_ids"] = page_ids
-    st.dataframe(table_frame(ctx, page), hide_index=True, width="stretch", key="units_table", on_select=_on_table_select,
-                 selection_mode="single-row", height=min(38 + 35 * max(len(page), 1), 420),
-                 column_config={"max theme p": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+    st.dataframe(table_frame(ctx, page), hide_index=True, width="stretch", key="units_table",
+                 on_select=_on_table_select, selection_mode="single-row", height=min(38 + 35 * max(len(page), 1), 420),
+                 column_config={"max theme p": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
+                                                                               format="%.2f"),
                                 "themes": st.column_config.TextColumn(width="medium"),
                                 "text": st.column_config.TextColumn(width="large")})
     st.caption(f"Page {page_no} of {n_pages}. Select a row (or pick below) to read the unit in full.")
     linked = st.query_params.get("unit")
     if linked and ctx.row(linked) is not None:
         c1, c2 = st.columns([4, 1])
-        c1.info(f"Showing unit {linked} from a link.")
+        c1.info(f"Showing unit {md(linked)} from a link.")
         if c2.button("Close", key="close_linked"):
             del st.query_params["unit"]
             st.rerun()
@@ -789,7 +800,8 @@ def thread_page(ctx: Ctx) -> None:
     if st.session_state.get("thread_pick") not in ids:
         st.session_state["thread_pick"] = ids[0]
     tid = st.selectbox("Thread", ids, key="thread_pick",
-                       format_func=lambda t: f"{t} · {(_s(titles.get(t)) or 'untitled')[:70]} · {_s(dates.get(t)) or 'no date'}")
+                       format_func=lambda t: f"{t} · {(_s(titles.get(t)) or 'untitled')[:70]} · "
+                                             f"{_s(dates.get(t)) or 'no date'}")
     meta = threads[threads["thread_id"] == tid].iloc[0]
     units = ex.thread_units(ctx.model_df, tid)
     c = st.columns(5)
@@ -820,8 +832,11 @@ def thread_page(ctx: Ctx) -> None:
 
 def words_page(ctx: Ctx) -> None:
     st.header("Words")
-    tab_kwic, tab_terms = st.tabs(["Keyword in context", "Distinctive terms"])
-    with tab_kwic:
+    # A radio rather than st.tabs: tabs run both panes on every rerun, and the term counts of a
+    # big run take seconds the first time.
+    tool = st.radio("Tool", ["Keyword in context", "Distinctive terms"], key="words_tool", horizontal=True,
+                    label_visibility="collapsed")
+    if tool == "Keyword in context":
         c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
         query = c1.text_input("Word or phrase", key="kwic_q", placeholder="e.g. caseload")
         mode = c2.radio("Match", ["word", "lemma"], key="kwic_mode", horizontal=True,
@@ -830,30 +845,32 @@ def words_page(ctx: Ctx) -> None:
         scope = c4.radio("Units", ["all", "filtered"], key="kwic_scope", horizontal=True,
                          help="filtered: the units matching the Comments page filters.")
         if query.strip():
-            all_texts = word_texts(ctx, "text")  # pseudonymised when the option is on
+            texts = word_texts(ctx, "text")  # pseudonymised when the option is on
             if ctx.source == "gold" or scope == "filtered":
                 base = ctx.df if scope == "all" else ctx.df.iloc[get_filtered_ids(ctx.key, ctx.df, current_filters())]
-                rows = ctx.index.get_indexer(base["unit_id"])
-            else:
-                rows = np.arange(len(ctx.model_df))
-            texts = pd.Series(all_texts.to_numpy()[rows], index=ctx.model_df["unit_id"].to_numpy()[rows])
-            lines = ex.kwic(texts.fillna(""), query, lemma=mode == "lemma", window=window, max_lines=1000)
+                texts = texts.iloc[ctx.index.get_indexer(base["unit_id"])]
+            lines = ex.kwic(texts, query, lemma=mode == "lemma", window=window, max_lines=1000)
             st.caption(f"{len(lines)} occurrences" + (" (first 1000)" if len(lines) >= 1000 else "")
                        + f" in {lines['unit_id'].nunique() if len(lines) else 0} units.")
             st.dataframe(lines[["unit_id", "left", "keyword", "right"]], hide_index=True, width="stretch",
                          column_config={"left": st.column_config.TextColumn(width="large"),
                                         "right": st.column_config.TextColumn(width="large")})
+            ids = list(dict.fromkeys(lines["unit_id"].tolist()))
+            if ids:
+                uid = st.selectbox("Read a unit in full", ids, key="kwic_unit")
+                unit_detail_ui(ctx, uid, key="words")
         else:
             st.caption("Type a word to see every occurrence with its context.")
-    with tab_terms:
+    else:
         cb = ctx.codebook
         targets = [("theme", c) for c in cb.theme_names] + [(s, v) for s in ex.SCHEMES for v in cb.values(s)]
         c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
         target = c1.selectbox("Units with", targets, key="lo_target",
-                              format_func=lambda t: f"theme: {cb.themes[t[1]].label}" if t[0] == "theme" else f"{t[0]} = {t[1]}")
+                              format_func=lambda t: (f"theme: {cb.themes[t[1]].label}" if t[0] == "theme"
+                                                     else f"{t[0]} = {t[1]}"))
         alpha0 = c2.select_slider("Prior strength (alpha0)", [10, 50, 100, 500, 1000, 5000, 10000], value=500,
-                                  key="lo_alpha", help="Total weight of the informative Dirichlet prior "
-                                                       "(the corpus word frequencies). Larger: more shrinkage of rare words.")
+                                  key="lo_alpha", help="Total weight of the informative Dirichlet prior (the corpus "
+                                                       "word frequencies). Larger: more shrinkage of rare words.")
         lemmas = c3.checkbox("Lemmas", key="lo_lemmas", value=False)
         drop_stop = c3.checkbox("Drop stop words", key="lo_stop", value=True)
         top = c4.slider("Terms per side", 5, 50, 20, key="lo_top")
@@ -862,7 +879,7 @@ def words_page(ctx: Ctx) -> None:
             st.info("No units for this label source.")
             return
         X, vocab = get_term_counts(ctx.sig, str(ctx.run), lemmas, drop_stop, ctx.pseudo is not None,
-                                   word_texts(ctx, "own_text"))
+                                   word_texts(ctx, "own_text"))  # rows in the order of ctx.model_df
         if ctx.source == "gold":  # the counts are for all units: keep the rows of the gold units
             X = X[ctx.index.get_indexer(df["unit_id"])]
         mask = df[ex.theme_col(target[1])].to_numpy(dtype=bool) if target[0] == "theme" else \
@@ -902,36 +919,29 @@ def _annotation_defaults(ctx: Ctx, row: pd.Series, existing: dict | None, prefil
 
 def retrain_ui(ctx: Ctx) -> None:
     with st.expander("Retrain and re-evaluate the model"):
-        st.caption("Trains the combined coder on the chosen labels (`python -m pipeline train`), evaluates the recipe "
-                   "by leave-one-thread-out cross-validation (`python -m pipeline evaluate --model ... --cv thread`) "
+        st.caption("Trains the combined coder on the chosen labels (as `python -m pipeline train`), evaluates the "
+                   "recipe by leave-one-thread-out cross-validation (as `python -m pipeline evaluate --model ... "
+                   "--cv thread`) "
                    "and can re-code this run with the new model.")
         src = st.radio("Train on", ["annotations", "gold"], key="rt_src", horizontal=True,
-                       format_func=lambda s: {"annotations": f"{ctx.annotator}'s labels in {ctx.annotations_path.name}",
-                                              "gold": f"annotator 'gold' in {ctx.labels_path.name}"}[s])
+                       format_func=lambda s: md(
+                           {"annotations": f"{ctx.annotator}'s labels in {ctx.annotations_path.name}",
+                            "gold": f"annotator 'gold' in {ctx.labels_path.name}"}[s]))
         labels = ctx.annotations_path if src == "annotations" else ctx.labels_path
         annotator = ctx.annotator if src == "annotations" else "gold"
         safe = re.sub(r"\W+", "_", annotator)
-        out = st.text_input("Model directory to write", key="rt_out",
+        out = st.text_input("Model directory to write", key=f"rt_out_{src}_{safe}",
                             value=str(ctx.run.parent / "models" / f"app_{safe}"))
         corpus = st.text_input("Thread files the labels refer to", key="rt_corpus", value=str(default_corpus()))
         recode = st.checkbox("Re-code this run with the new model", key="rt_recode", value=True)
+        baselines = st.checkbox("Also cross-validate the baseline recipes (majority, rules, supervised)",
+                                key="rt_baselines", value=False, help="Slower: several minutes on ~200 units.")
         if st.button("Retrain and re-evaluate", key="rt_go", type="primary"):
             if not labels.exists():
-                st.error(f"{labels} does not exist yet: label some units first.")
+                st.error(f"{md(labels)} does not exist yet: label some units first.")
                 return
-            py = [sys.executable, "-m", "pipeline"]
-            steps = [("train", py + ["train", "--labels", str(labels), "--annotator", annotator, "--out", out,
-                                     "--corpus", corpus]),
-                     ("evaluate", py + ["evaluate", "--gold", str(labels), "--gold-annotator", annotator, "--model", out,
-                                        "--cv", "thread", "--out", str(Path(out) / "evaluation"), "--no-learning-curve"])]
-            for name, cmd in steps:
-                with st.status(f"{name}: {' '.join(cmd[1:])}", expanded=True) as status:
-                    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO_ROOT))
-                    st.code((proc.stdout + proc.stderr).strip() or "(no output)", language=None)
-                    if proc.returncode != 0:
-                        status.update(label=f"{name} failed (exit {proc.returncode})", state="error")
-                        return
-                    status.update(label=f"{name} done", state="complete")
+            if not retrain(ctx, labels, annotator, Path(out), Path(corpus), baselines=baselines):
+                return
             if recode:
                 from pipeline.runs import classify_run
 
@@ -939,11 +949,71 @@ def retrain_ui(ctx: Ctx) -> None:
                     try:
                         classify_run(ctx.run, out)
                     except PipelineError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
                         return
                 st.cache_resource.clear()
                 st.cache_data.clear()
-                st.success(f"Run re-coded with {out}. The Evaluation page shows {Path(out) / 'evaluation'}.")
+            st.success(f"Model written to {md(out)}" + (" and this run re-coded with it" if recode else "")
+                       + f". The Evaluation page shows {md(Path(out) / 'evaluation')}.")
+
+
+def _run_cli(name: str, args: list[str]) -> bool:
+    cmd = [sys.executable, "-m", "pipeline"] + args
+    with st.status(md(f"{name}: python -m pipeline {' '.join(args)}"), expanded=True) as status:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO_ROOT))
+        st.code((proc.stdout + proc.stderr).strip() or "(no output)", language=None)
+        ok = proc.returncode == 0
+        status.update(label=f"{name} {'done' if ok else f'failed (exit {proc.returncode})'}",
+                      state="complete" if ok else "error")
+    return ok
+
+
+def retrain(ctx: Ctx, labels: Path, annotator: str, out: Path, corpus: Path, *, baselines: bool = False) -> bool:
+    """Train on ``labels`` and evaluate the recipe by leave-one-thread-out cross-validation.
+
+    Uses pipeline.runs.train_model / evaluate_model_cv in this process; if they are missing
+    (or have another signature) falls back to `python -m pipeline train` / `evaluate`.
+    """
+    try:
+        from pipeline.runs import evaluate_model_cv, train_model
+    except ImportError:
+        return (_run_cli("train", ["train", "--labels", str(labels), "--annotator", annotator, "--out", str(out),
+                                   "--corpus", str(corpus)])
+                and _run_cli("evaluate", ["evaluate", "--gold", str(labels), "--gold-annotator", annotator,
+                                          "--model", str(out), "--cv", "thread", "--out", str(out / "evaluation"),
+                                          "--no-learning-curve"]))
+    with st.status(md(f"Training on {annotator}'s labels in {labels.name}..."), expanded=True) as status:
+        try:
+            info = train_model(labels, out, corpus=corpus, annotator=annotator)
+        except PipelineError as exc:
+            st.code(str(exc), language=None)
+            status.update(label="Training failed", state="error")
+            return False
+        st.code(f"Trained on {info['n_units']} units from {info['n_threads']} threads -> {out}\n"
+                "Theme thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in info["thresholds"].items()), language=None)
+        status.update(label="Training done", state="complete")
+    with st.status("Evaluating the recipe (leave one thread out)...", expanded=True) as status:
+        try:
+            recipes = ("majority", "rules", "supervised", "combined") if baselines else ("combined",)
+            result = evaluate_model_cv(labels, out / "evaluation", corpus=corpus, gold_annotator=annotator,
+                                       recipes=recipes, main_recipe="combined", learning_curve=False,
+                                       command="app: retrain and re-evaluate")
+        except TypeError:  # another signature: use the command line
+            status.update(label="Evaluating with the command line", state="running")
+            return _run_cli("evaluate", ["evaluate", "--gold", str(labels), "--gold-annotator", annotator, "--model",
+                                         str(out), "--cv", "thread", "--out", str(out / "evaluation"),
+                                         "--no-learning-curve"])
+        except PipelineError as exc:
+            st.code(str(exc), language=None)
+            status.update(label="Evaluation failed", state="error")
+            return False
+        summary = (result.get("main") or {}).get("summary") or {}
+        themes = summary.get("themes") or {}
+        st.code(f"Theme macro F1 {themes.get('macro_f1')}, micro F1 {themes.get('micro_f1')}; "
+                f"stance_tr macro F1 {(summary.get('stance_tr') or {}).get('macro_f1')}; reply_stance macro F1 "
+                f"{(summary.get('reply_stance') or {}).get('macro_f1')} -> {out / 'evaluation'}", language=None)
+        status.update(label="Evaluation done", state="complete")
+    return True
 
 
 def annotate_page(ctx: Ctx) -> None:
@@ -981,12 +1051,12 @@ def annotate_page(ctx: Ctx) -> None:
     existing = mine[mine["unit_id"] == current].iloc[-1].to_dict() if current in done else None
     left, right = st.columns([3, 2])
     with left:
-        st.subheader(f"Unit {current}")
+        st.subheader(f"Unit {md(current)}")
         show_html(unit_header_html(ctx, row) + unit_text_html(ctx, row, with_evidence=False))
         parent_id = row.get("parent_id")
         parent = ctx.row(parent_id) if isinstance(parent_id, str) else None
         if parent is not None:
-            with st.expander(f"Parent ({parent_id}): read it before coding reply_stance", expanded=True):
+            with st.expander(f"Parent ({md(parent_id)}): read it before coding reply_stance", expanded=True):
                 show_html(unit_header_html(ctx, parent) + unit_text_html(ctx, parent, with_evidence=False,
                                                                           max_chars=3000))
     with right:
@@ -1000,10 +1070,12 @@ def annotate_page(ctx: Ctx) -> None:
                                     format_func=lambda c: cb.themes[c].label)
             values_tr = cb.values("stance_tr")
             s_tr = st.radio("Stance toward TR", values_tr, horizontal=True, key=f"ann_tr_{current}",
-                            index=values_tr.index(defaults["stance_tr"]) if defaults["stance_tr"] in values_tr else None)
+                            index=(values_tr.index(defaults["stance_tr"]) if defaults["stance_tr"] in values_tr
+                                   else None))
             values_rs = cb.values("reply_stance")
             s_rs = st.radio("Stance toward the parent", values_rs, horizontal=True, key=f"ann_rs_{current}",
-                            index=values_rs.index(defaults["reply_stance"]) if defaults["reply_stance"] in values_rs else None)
+                            index=(values_rs.index(defaults["reply_stance"]) if defaults["reply_stance"] in values_rs
+                                   else None))
             note = st.text_area("Note", value=defaults["note"], key=f"ann_note_{current}", height=68)
             saved = st.form_submit_button("Save label", type="primary")
         if saved:
@@ -1011,11 +1083,12 @@ def annotate_page(ctx: Ctx) -> None:
                              "reply_stance": s_rs, "note": note.strip() or None})
             st.session_state["ann_last"] = rec["unit_id"]
             st.session_state.pop("ann_current", None)
-            st.toast(f"Saved {current}")
+            st.toast(f"Saved {md(current)}")
             st.rerun()
         b1, b2 = st.columns(2)
         if b1.button("Skip", key="ann_skip"):
-            st.session_state["ann_skipped"] = [u for u in st.session_state.get("ann_skipped", []) if u != current] + [current]
+            skipped_before = [u for u in st.session_state.get("ann_skipped", []) if u != current]
+            st.session_state["ann_skipped"] = skipped_before + [current]
             st.session_state.pop("ann_current", None)
             st.rerun()
         last = st.session_state.get("ann_last") or (mine["unit_id"].iloc[-1] if len(mine) else None)
@@ -1049,14 +1122,14 @@ def evaluation_page(ctx: Ctx) -> None:
     st.header("Evaluation")
     cands = evaluation_candidates(ctx)
     if not cands:
-        st.info(f"No evaluation yet (looked for {ctx.run / 'evaluation' / 'evaluation.json'}). Run "
+        st.info(f"No evaluation yet (looked for {md(ctx.run / 'evaluation' / 'evaluation.json')}). Run "
                 "`python -m pipeline evaluate --gold corpora/probation_blog/labels.jsonl --pred <run>` or use "
                 "'Retrain and re-evaluate' on the Annotate page.")
         return
     where = st.selectbox("Evaluation", cands, key="ev_pick", format_func=lambda p: str(p))
     data = get_evaluation(str(where / "evaluation.json"), _mtime(where / "evaluation.json"))
     if data is None:
-        st.error(f"{where / 'evaluation.json'} could not be read.")
+        st.error(f"{md(where / 'evaluation.json')} could not be read.")
         return
     if data.get("title"):
         st.subheader(str(data["title"]))
@@ -1076,7 +1149,8 @@ def evaluation_page(ctx: Ctx) -> None:
         tab = pd.DataFrame(per_label)
         for col in tab.columns:
             if tab[col].map(lambda v: isinstance(v, (list, tuple))).any():
-                tab[col] = tab[col].map(lambda v: f"[{v[0]}, {v[1]}]" if isinstance(v, (list, tuple)) and len(v) == 2 else v)
+                tab[col] = tab[col].map(lambda v: f"[{v[0]}, {v[1]}]" if isinstance(v, (list, tuple)) and len(v) == 2
+                                        else v)
         st.dataframe(tab, hide_index=True, width="stretch")
     baselines = data.get("baselines")
     if isinstance(baselines, dict) and baselines:
@@ -1100,7 +1174,8 @@ def evaluation_page(ctx: Ctx) -> None:
             except (KeyError, IndexError, TypeError, ValueError):
                 continue
             with col:
-                vl_chart(long, heatmap_spec("predicted", "gold", "n", labels, "d", title=str(scheme)))
+                vl_chart(long, heatmap_spec("predicted", "gold", "n", labels, "d", title=str(scheme),
+                                            dark_above=float(long["n"].max()) * 0.6))
     agreement = data.get("agreement")
     if isinstance(agreement, list) and agreement:
         st.subheader("Agreement")
@@ -1152,7 +1227,7 @@ def evaluation_page(ctx: Ctx) -> None:
 def codebook_page(ctx: Ctx) -> None:
     cb = ctx.codebook
     st.header("Codebook")
-    st.markdown(f"**{ex.md_escape(cb.name)}** v{ex.md_escape(cb.version)} · `{ex.md_escape(Path(cb.path).name)}`")
+    st.markdown(f"**{ex.md_escape(cb.name)}** v{ex.md_escape(cb.version)} · {ex.md_escape(Path(cb.path).name)}")
     st.markdown(ex.md_escape(cb.description))
     examples = []
     for name, t in cb.themes.items():
@@ -1229,7 +1304,7 @@ def export_page(ctx: Ctx) -> None:
                      format_func=lambda s: {"filtered": f"matching the Comments filters ({n_filtered:,})",
                                             "all": f"all units ({len(ctx.df):,})"}[s])
     filters = f if scope == "filtered" else None
-    st.caption(f"Filters: {f.describe()}. Labels: {labels_caption(ctx)} "
+    st.caption(f"Filters: {md(f.describe())}. Labels: {md(labels_caption(ctx))} "
                + ("Commenter names are pseudonymised." if ctx.pseudo else "Names are not pseudonymised "
                   "(switch it on in the sidebar before sharing exports)."))
     pseudo_on = ctx.pseudo is not None
@@ -1274,7 +1349,7 @@ def main() -> None:
     try:
         codebook = get_codebook(str(CODEBOOK_PATH), codebook_mtime)
     except PipelineError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
     if choices["upload"] and choices["files"]:
         run = upload_run(choices["files"], default_run().parent, default_model())
@@ -1288,7 +1363,7 @@ def main() -> None:
                                 f"First start: parsing and coding the bundled corpus into {run}..."):
                 st.stop()
         else:
-            st.error(f"{run} is not a run directory (units.parquet is missing). Build one with "
+            st.error(f"{md(run)} is not a run directory (units.parquet is missing). Build one with "
                      "`python -m pipeline run <thread files> --out <run>` or pick another run.")
             st.stop()
     sig = ex.run_signature(run)
@@ -1313,6 +1388,17 @@ def main() -> None:
               threads=data["threads"], report=data["report"], has_labels=data["has_labels"], labels_all=labels_all,
               gold=gold, source=source, pseudo=pseudo, annotator=choices["annotator"],
               annotations_path=choices["annotations_path"], labels_path=labels_path)
+    if (data["has_labels"] and len(model_df) and model_df["model"].iloc[0] == "rules"
+            and (BUNDLED_MODEL / "model.json").exists()):
+        st.sidebar.info("This run was coded with the codebook rules; a trained model is now in models/default.")
+        if st.sidebar.button("Re-code with the trained model", key="recode_bundled"):
+            from pipeline.runs import classify_run
+
+            with st.spinner("Re-coding..."):
+                classify_run(run, BUNDLED_MODEL)
+            st.cache_resource.clear()
+            st.cache_data.clear()
+            st.rerun()
     st.sidebar.caption(f"Run: `{run}` · {len(model_df):,} units · "
                        + (f"{len(gold):,} gold-labelled" if gold is not None else "no gold labels"))
     PAGE_FUNCS[choices["page"]](ctx)

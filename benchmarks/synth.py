@@ -53,7 +53,7 @@ import json
 import random
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -114,7 +114,7 @@ class Pools:
     tops_per_thread: tuple[int, ...]
     replies_per_comment: tuple[int, ...]
     layouts: tuple[str, ...]  # one per seed thread, in file order
-    digest: str  # sha256 of the seed files, for caches
+    digest: str  # sha256 of the seed files and of everything above (the parser's reading of them), for caches
 
 
 def _lines(texts: tuple[str, ...]) -> tuple[str, ...]:
@@ -162,14 +162,17 @@ def load_pools(seed_dir: str = str(SEED_DIR)) -> Pools:
     layouts = tuple(t.layout for t in result.threads)
     if not posts or not comments or not replies:
         raise ValueError(f"the seeds in {seed_dir} give no usable posts, comments or replies")
-    return Pools(
+    pools = Pools(
         posts=tuple(posts), comments=tuple(comments), replies=tuple(replies),
         post_lines=_lines(tuple(s for p in posts for s in p)), comment_lines=_lines(tuple(comments)),
         reply_lines=_lines(tuple(replies)), titles=tuple(titles) or ("Untitled",),
         separators=tuple(sorted(set(seps))) or ("******",), authors=tuple(authors) or ("Anonymous",),
         author_rate=n_authored / n_shown if n_shown else 0.0, tops_per_thread=tuple(tops),
         replies_per_comment=tuple(reply_counts) or (0,),
-        layouts=tuple(lay for lay in layouts if lay in LAYOUTS) or LAYOUTS, digest=digest.hexdigest())
+        layouts=tuple(lay for lay in layouts if lay in LAYOUTS) or LAYOUTS, digest="")
+    # A parser change that reads the seeds differently changes the corpus: the digest says so.
+    digest.update(repr(pools).encode("utf-8"))
+    return replace(pools, digest=digest.hexdigest())
 
 
 # --- Planning one thread -------------------------------------------------------------------

@@ -23,12 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
 
 from .codebook import Codebook
 from .preprocess import UnitFeatures
@@ -122,12 +120,27 @@ class MajorityCoder:
 
 # ------------------------------------------------------------------------------------------
 class SupervisedCoder:
-    """TF-IDF (+ optional codebook cue features) and calibrated logistic regression."""
+    """Logistic regression over TF-IDF of lemmas; with ``use_cues`` stacked with the codebook rules.
+
+    ``use_cues=False`` (the *supervised* recipe): one class-balanced logistic regression per
+    theme and stance scheme, thresholds at 0.5.
+
+    ``use_cues=True`` (the *combined* recipe, the default model): the same text models are
+    fitted on the other threads and scored on each held-out thread (out-of-fold decision
+    scores); a small calibrating logistic regression per code then learns how much to trust
+    the text model against the codebook cue counts.  Because it is fitted on held-out
+    scores its probabilities are calibrated; class imbalance is handled at decision time
+    (theme thresholds tuned for F1 on the out-of-fold probabilities; stance values chosen by
+    probability relative to their training prior, i.e. equal costs per class).
+    """
 
     def __init__(self, codebook: Codebook, *, use_cues: bool = True, tune_thresholds: bool = True,
-                 C: float = 1.0, cue_weight: float = 1.0, min_df: int = 2, random_state: int = 0) -> None:
+                 C: float = 1.0, cue_weight: float = 1.0, min_df: int = 2, rule_prior: float = 10.0,
+                 rule_precision: float = 0.85, random_state: int = 0) -> None:
         self.codebook = codebook
         self.use_cues = use_cues
+        self.rule_prior = rule_prior
+        self.rule_precision = rule_precision
         self.tune_thresholds = tune_thresholds
         self.C = C
         self.cue_weight = cue_weight
@@ -139,131 +152,222 @@ class SupervisedCoder:
         return "combined" if self.use_cues else "supervised"
 
     # --- features ---------------------------------------------------------------------
-    def _matrix(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], *, reply: bool = False):
+    def _text_matrix(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], *, reply: bool = False):
         X = self.vectorizer_.transform([f.lemma_string for f in feats])
-        blocks = [X]
-        if self.use_cues:
-            codes = self.codebook.all_labels
-            cues = np.log1p(np.array([cue_counts(f, codes) for f in feats]).reshape(len(feats), len(codes)))
-            blocks.append(sp.csr_matrix(cues * self.cue_weight))
-        if reply:
-            stance_codes = self.codebook.values("stance_tr") + self.codebook.values("reply_stance")
-            parent_cues = np.array([cue_counts(p, stance_codes) if p is not None else np.zeros(len(stance_codes))
-                                    for p in parents]).reshape(len(feats), len(stance_codes))
-            shape = np.array([[p is None,
-                               sum(f.text[s:e].rstrip().endswith("?") for s, e in f.sents) > 0,
-                               math.log1p(len(f.lemmas))] for f, p in zip(feats, parents)], dtype=float)
-            blocks += [sp.csr_matrix(np.log1p(parent_cues)), sp.csr_matrix(shape)]
-        return sp.hstack(blocks, format="csr")
+        if not reply:
+            return X
+        shape = np.array([[p is None, any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents),
+                           math.log1p(len(f.lemmas))] for f, p in zip(feats, parents)], dtype=float).reshape(-1, 3)
+        return sp.hstack([X, sp.csr_matrix(shape)], format="csr")
 
-    def _model(self, y: np.ndarray):
-        n_classes = len(set(y.tolist()))
-        # lbfgs was measured 6-20x slower here on a few hundred sparse rows; liblinear is binary-only.
-        base = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.random_state,
-                                  solver="liblinear" if n_classes == 2 else "newton-cg")
-        n_min = min(Counter(y.tolist()).values())
+    def _cue_matrix(self, feats, parents, codes: list[str], *, reply: bool = False) -> np.ndarray:
+        own = np.log1p(np.array([cue_counts(f, codes) for f in feats]).reshape(len(feats), len(codes)))
+        if not reply:
+            return own
+        qmark = np.array([[any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents), p is None]
+                          for f, p in zip(feats, parents)], dtype=float).reshape(-1, 2)
+        stance_codes = self.codebook.values("stance_tr")
+        parent = np.log1p(np.array([cue_counts(p, stance_codes) if p is not None else np.zeros(len(stance_codes))
+                                    for p in parents]).reshape(len(feats), len(stance_codes)))
+        return np.hstack([own, qmark, parent])
+
+    def _base(self, y: np.ndarray):
         if len(set(y.tolist())) < 2:
             return DummyClassifier(strategy="prior")
-        if n_min < 3:  # too few examples of some class to calibrate by cross-validation
-            return base
-        return CalibratedClassifierCV(base, method="sigmoid",
-                                      cv=StratifiedKFold(n_splits=min(3, n_min), shuffle=True,
-                                                         random_state=self.random_state))
+        # lbfgs was measured 6-20x slower here on a few hundred sparse rows; liblinear is binary-only.
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, random_state=self.random_state,
+                                  solver="liblinear" if len(set(y.tolist())) == 2 else "newton-cg")
+
+    @staticmethod
+    def _scores(clf, X, classes: list) -> np.ndarray:
+        """Decision scores, one column per class in ``classes`` (binary: one column for class 1)."""
+        if isinstance(clf, DummyClassifier):
+            p = clf.predict_proba(X)
+            cols = [p[:, list(clf.classes_).index(c)] if c in clf.classes_ else np.zeros(X.shape[0]) for c in classes]
+            return np.column_stack(cols)
+        d = clf.decision_function(X)
+        if d.ndim == 1:
+            if classes == [1]:
+                return d.reshape(-1, 1)
+            # a multi-class scheme whose training fold held only two of its values
+            d = np.column_stack([-d, d])
+            return np.column_stack([d[:, list(clf.classes_).index(c)] if c in clf.classes_ else np.zeros(X.shape[0])
+                                    for c in classes])
+        # A value the text model never saw gets a neutral score (0), the same as the codebook
+        # pseudo-units, so that the calibrator learns its odds from the cues alone.
+        return np.column_stack([d[:, list(clf.classes_).index(c)] if c in clf.classes_ else np.zeros(X.shape[0])
+                                for c in classes])
+
+    def _targets(self, y: Targets) -> dict[str, np.ndarray]:
+        out = {t: y.themes[:, j] for j, t in enumerate(self.codebook.theme_names)}
+        out["stance_tr"], out["reply_stance"] = y.stance_tr, y.reply_stance
+        return out
+
+    def _classes(self, key: str) -> list:
+        return [1] if key in self.codebook.themes else self.codebook.values(key)
 
     # --- fit / predict ----------------------------------------------------------------------
     def fit(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], y: Targets) -> "SupervisedCoder":
         self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
                                            min_df=self.min_df, sublinear_tf=True, max_features=50000)
         self.vectorizer_.fit([f.lemma_string for f in feats])
-        X = self._matrix(feats, parents)
-        Xr = self._matrix(feats, parents, reply=True)
-        self.themes_ = {t: self._model(y.themes[:, j]).fit(X, y.themes[:, j])
-                        for j, t in enumerate(self.codebook.theme_names)}
-        self.stances_ = {"stance_tr": self._model(y.stance_tr).fit(X, y.stance_tr),
-                         "reply_stance": self._model(y.reply_stance).fit(Xr, y.reply_stance)}
+        X, Xr = self._text_matrix(feats, parents), self._text_matrix(feats, parents, reply=True)
+        targets = self._targets(y)
+        self.text_models_ = {k: self._base(v).fit(Xr if k == "reply_stance" else X, v) for k, v in targets.items()}
+        self.calibrators_: dict = {}
         self.thresholds_ = {t: 0.5 for t in self.codebook.theme_names}
-        if self.tune_thresholds and len(set(y.groups.tolist())) >= 3:
-            self.thresholds_ = self._tuned_thresholds(feats, parents, y)
+        self.priors_ = {s: {v: 1.0 for v in self.codebook.values(s)} for s in SCHEMES}
+        if not self.use_cues:
+            return self
+        oof = self._out_of_fold_scores(feats, parents, y)
+        for key, target in targets.items():
+            Z = self._stack(key, oof[key], feats, parents)
+            Zp, tp = self._rule_pseudo_rows(key, Z.shape[1])
+            Z, target = np.vstack([Z, Zp]), np.concatenate([target, tp])
+            if len(set(target.tolist())) < 2:
+                self.calibrators_[key] = DummyClassifier(strategy="prior").fit(Z, target)
+            else:
+                self.calibrators_[key] = LogisticRegression(C=1.0, max_iter=1000, random_state=self.random_state,
+                                                            solver="liblinear" if key in self.codebook.themes
+                                                            else "newton-cg").fit(Z, target)
+        for s in SCHEMES:
+            labels = np.concatenate([targets[s], self._rule_pseudo_rows(s, 1)[1]])
+            counts = Counter(labels.tolist())
+            self.priors_[s] = {v: max(counts.get(v, 0), 1) / len(labels) for v in self.codebook.values(s)}
+        if self.tune_thresholds:
+            probs = self._calibrated(oof, feats, parents)
+            for t in self.codebook.theme_names:
+                scores = [f1_score(targets[t], probs[t] >= th, zero_division=0) for th in THRESHOLD_GRID]
+                self.thresholds_[t] = float(THRESHOLD_GRID[int(np.argmax(scores))])
         return self
 
-    def _tuned_thresholds(self, feats, parents, y: Targets) -> dict[str, float]:
-        """Per-theme thresholds that maximise F1 on held-out threads of the training data."""
-        oof = {t: np.zeros(len(feats)) for t in self.codebook.theme_names}
-        for g in sorted(set(y.groups.tolist())):
-            test = y.groups == g
-            train = ~test
-            sub = SupervisedCoder(self.codebook, use_cues=self.use_cues, tune_thresholds=False, C=self.C,
-                                  cue_weight=self.cue_weight, min_df=self.min_df, random_state=self.random_state)
-            idx_tr, idx_te = np.flatnonzero(train), np.flatnonzero(test)
-            sub.fit([feats[i] for i in idx_tr], [parents[i] for i in idx_tr], _subset(y, idx_tr))
-            probs = sub.predict_proba([feats[i] for i in idx_te], [parents[i] for i in idx_te])
-            for t in oof:
-                oof[t][idx_te] = probs[t]
-        thresholds = {}
-        for j, t in enumerate(self.codebook.theme_names):
-            scores = [f1_score(y.themes[:, j], oof[t] >= th, zero_division=0) for th in THRESHOLD_GRID]
-            thresholds[t] = float(THRESHOLD_GRID[int(np.argmax(scores))])
-        return thresholds
+    def _stack(self, key: str, scores: np.ndarray, feats, parents) -> np.ndarray:
+        """Inputs of the calibrating model: text-model scores beside the codebook cue counts."""
+        if key in self.codebook.themes:
+            cues = self._cue_matrix(feats, parents, [key])
+        else:
+            cues = self._cue_matrix(feats, parents, self.codebook.values(key), reply=key == "reply_stance")
+        return np.hstack([scores, cues * self.cue_weight])
+
+    def _rule_pseudo_rows(self, key: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The codebook as prior knowledge: ``rule_prior`` pseudo-units per cue level that say what
+        the rules say (a cue match is the code with probability ``rule_precision``), with a
+        neutral text score.  With few real examples of a code (a theme concentrated in the
+        held-out thread, 'favour' seen in one thread) the calibrator falls back on the rules;
+        with many, the real units outweigh them."""
+        m = int(round(self.rule_prior))
+        if m <= 0:
+            return np.zeros((0, width)), np.zeros(0, dtype=object)
+        rows, labels = [], []
+        n_pos = int(round(m * self.rule_precision))
+        if key in self.codebook.themes:
+            n_scores = width - 1
+            for level in (1, 2):
+                z = np.zeros(width)
+                z[n_scores] = math.log1p(level) * self.cue_weight
+                rows += [z] * m
+                labels += [1] * n_pos + [0] * (m - n_pos)
+            rows += [np.zeros(width)] * m
+            labels += [0] * m
+            return np.array(rows), np.array(labels)
+        values = self.codebook.values(key)
+        default = self.codebook.stances[key].default
+        n_scores = len(values)
+        for j, v in enumerate(values):
+            if v == default:
+                continue
+            z = np.zeros(width)
+            if width > n_scores + j:
+                z[n_scores + j] = math.log1p(1) * self.cue_weight
+            rows += [z] * m
+            labels += [v] * n_pos + [default] * (m - n_pos)
+        rows += [np.zeros(width)] * m
+        labels += [default] * m
+        return np.array(rows), np.array(labels, dtype=object)
+
+    def _out_of_fold_scores(self, feats, parents, y: Targets) -> dict[str, np.ndarray]:
+        """Text-model decision scores for each unit from models that did not see its thread."""
+        groups = y.groups
+        if len(set(groups.tolist())) >= 3:
+            folds = [(np.flatnonzero(groups != g), np.flatnonzero(groups == g)) for g in sorted(set(groups.tolist()))]
+        else:  # too few threads: fall back to 5 folds over units
+            from sklearn.model_selection import KFold
+
+            folds = list(KFold(5, shuffle=True, random_state=self.random_state).split(feats))
+        targets = self._targets(y)
+        oof = {k: np.zeros((len(feats), len(self._classes(k)))) for k in targets}
+        for train, test in folds:
+            vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=self.min_df,
+                                  sublinear_tf=True, max_features=50000).fit([feats[i].lemma_string for i in train])
+            saved, self.vectorizer_ = self.vectorizer_, vec
+            ftr, ptr = [feats[i] for i in train], [parents[i] for i in train]
+            fte, pte = [feats[i] for i in test], [parents[i] for i in test]
+            for key, target in targets.items():
+                reply = key == "reply_stance"
+                clf = self._base(target[train]).fit(self._text_matrix(ftr, ptr, reply=reply), target[train])
+                oof[key][test] = self._scores(clf, self._text_matrix(fte, pte, reply=reply), self._classes(key))
+            self.vectorizer_ = saved
+        return oof
+
+    def _calibrated(self, scores: dict[str, np.ndarray], feats, parents) -> dict[str, np.ndarray]:
+        out = {}
+        for key, cal in self.calibrators_.items():
+            p = cal.predict_proba(self._stack(key, scores[key], feats, parents))
+            for c in self._classes(key):
+                name = key if key in self.codebook.themes else c
+                out[name] = p[:, list(cal.classes_).index(c)] if c in cal.classes_ else np.zeros(len(feats))
+        return out
 
     def predict_proba(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
         if not feats:
             return {c: np.zeros(0) for c in self.codebook.all_labels}
-        X = self._matrix(feats, parents)
-        for t, clf in self.themes_.items():
-            p = clf.predict_proba(X)
-            out[t] = p[:, list(clf.classes_).index(1)] if 1 in clf.classes_ else np.zeros(len(feats))
-        for s, clf in self.stances_.items():
-            p = clf.predict_proba(X if s == "stance_tr" else self._matrix(feats, parents, reply=True))
-            classes = list(clf.classes_)
-            for v in self.codebook.values(s):
-                out[v] = p[:, classes.index(v)] if v in classes else np.zeros(len(feats))
+        X, Xr = self._text_matrix(feats, parents), self._text_matrix(feats, parents, reply=True)
+        scores = {k: self._scores(clf, Xr if k == "reply_stance" else X, self._classes(k))
+                  for k, clf in self.text_models_.items()}
+        if self.use_cues:
+            return self._calibrated(scores, feats, parents)
+        out = {}
+        for key, clf in self.text_models_.items():
+            p = clf.predict_proba(Xr if key == "reply_stance" else X)
+            for c in self._classes(key):
+                name = key if key in self.codebook.themes else c
+                out[name] = p[:, list(clf.classes_).index(c)] if c in clf.classes_ else np.zeros(len(feats))
         return out
 
     # --- evidence ---------------------------------------------------------------------------
     def unigram_weights(self, code: str) -> dict[str, float]:
-        """Mean logistic-regression weight of each single lemma for a code (for evidence)."""
+        """Logistic-regression weight of each single lemma for a code, as the text model sees it."""
         if not hasattr(self, "_weights_cache"):
             self._weights_cache = {}
-        if code in self._weights_cache:
-            return self._weights_cache[code]
-        if code in self.themes_:
-            clf, pos = self.themes_[code], 1
-        else:
-            scheme = next(s for s in SCHEMES if code in self.codebook.values(s))
-            clf, pos = self.stances_[scheme], code
-        coefs = _coefs(clf, pos)
-        vocab = self.vectorizer_.vocabulary_
-        weights = {term: float(coefs[i]) for term, i in vocab.items() if " " not in term and i < len(coefs)} \
-            if coefs is not None else {}
-        self._weights_cache[code] = weights
-        return weights
+        if code not in self._weights_cache:
+            if code in self.text_models_:
+                coefs = _coefs(self.text_models_[code], 1)
+            else:
+                scheme = next(s for s in SCHEMES if code in self.codebook.values(s))
+                coefs = _coefs(self.text_models_[scheme], code)
+            vocab = self.vectorizer_.vocabulary_
+            self._weights_cache[code] = ({term: float(coefs[i]) for term, i in vocab.items()
+                                          if " " not in term and i < len(coefs)} if coefs is not None else {})
+        return self._weights_cache[code]
 
 
 def _coefs(clf, positive) -> np.ndarray | None:
-    """Coefficients for ``positive`` from a (possibly calibrated) logistic regression."""
-    estimators = [c.estimator for c in clf.calibrated_classifiers_] if isinstance(clf, CalibratedClassifierCV) else [clf]
-    rows = []
-    for est in estimators:
-        if not isinstance(est, LogisticRegression):
-            return None
-        classes = list(est.classes_)
-        if positive not in classes:
-            continue
-        if est.coef_.shape[0] == 1:
-            rows.append(est.coef_[0] if classes.index(positive) == 1 else -est.coef_[0])
-        else:
-            rows.append(est.coef_[classes.index(positive)])
-    return np.mean(rows, axis=0) if rows else None
-
-
-def _subset(y: Targets, idx: np.ndarray) -> Targets:
-    return Targets(y.themes[idx], y.stance_tr[idx], y.reply_stance[idx], y.groups[idx])
+    """Coefficients of a logistic regression toward ``positive`` (None for a dummy)."""
+    if not isinstance(clf, LogisticRegression):
+        return None
+    classes = list(clf.classes_)
+    if positive not in classes:
+        return None
+    if clf.coef_.shape[0] == 1:
+        return clf.coef_[0] if classes.index(positive) == 1 else -clf.coef_[0]
+    return clf.coef_[classes.index(positive)]
 
 
 # ------------------------------------------------------------------------------------------
-def decide(codebook: Codebook, probs: dict[str, np.ndarray], thresholds: dict[str, float]) -> list[dict]:
-    """Turn probabilities into labels: themes over their threshold; the most probable stance value."""
+def decide(codebook: Codebook, probs: dict[str, np.ndarray], thresholds: dict[str, float],
+           priors: dict[str, dict[str, float]] | None = None) -> list[dict]:
+    """Turn probabilities into labels: themes over their threshold; for each stance scheme the value
+    with the highest probability relative to its training prior (``priors``; none = plain argmax)."""
     n = len(next(iter(probs.values()))) if probs else 0
     out = []
     for i in range(n):
@@ -271,7 +375,8 @@ def decide(codebook: Codebook, probs: dict[str, np.ndarray], thresholds: dict[st
         row = {"themes": themes}
         for s in SCHEMES:
             values = codebook.values(s)
-            row[s] = max(values, key=lambda v: (probs[v][i], v == codebook.stances[s].default))
+            prior = (priors or {}).get(s) or {}
+            row[s] = max(values, key=lambda v: (probs[v][i] / prior.get(v, 1.0), v == codebook.stances[s].default))
         out.append(row)
     return out
 

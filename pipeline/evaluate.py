@@ -245,7 +245,7 @@ def cross_validate(codebook: Codebook, units: pd.DataFrame, feats: list, parents
         sub = Targets(y.themes[train], y.stance_tr[train], y.reply_stance[train], y.groups[train])
         coder = make_coder(recipe, codebook, seed).fit([feats[i] for i in train], [parents[i] for i in train], sub)
         probs = coder.predict_proba([feats[i] for i in test], [parents[i] for i in test])
-        decisions = decide(codebook, probs, coder.thresholds_)
+        decisions = decide(codebook, probs, coder.thresholds_, getattr(coder, "priors_", None))
         for k, i in enumerate(test):
             row = {"unit_id": units.at[i, "unit_id"], "thread_id": g, **decisions[k]}
             row.update({f"p_{c}": float(probs[c][k]) for c in codebook.all_labels})

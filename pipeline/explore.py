@@ -99,7 +99,8 @@ def themes_from_matrix(df: pd.DataFrame, codes: Sequence[str]) -> list[list[str]
     """The list-of-codes column back from the ``th__`` columns (for exports)."""
     if not len(df):
         return []
-    m = np.column_stack([df[theme_col(c)].to_numpy(dtype=bool) for c in codes]) if codes else np.zeros((len(df), 0), bool)
+    m = (np.column_stack([df[theme_col(c)].to_numpy(dtype=bool) for c in codes]) if codes
+         else np.zeros((len(df), 0), bool))
     codes_arr = np.array(codes, dtype=object)
     return [codes_arr[row].tolist() for row in m]
 
@@ -133,7 +134,8 @@ def read_run(run: Path | str, codebook: Codebook) -> dict:
         labels = ltbl.drop(["themes"]).to_pandas()
         for j, c in enumerate(codes):
             labels[theme_col(c)] = m[:, j]
-        same_order = len(labels) == len(units) and bool((labels["unit_id"].to_numpy() == units["unit_id"].to_numpy()).all())
+        same_order = len(labels) == len(units) and bool(
+            (labels["unit_id"].to_numpy() == units["unit_id"].to_numpy()).all())
         if same_order:
             df = pd.concat([units, labels.drop(columns=["unit_id"])], axis=1)
         else:
@@ -362,7 +364,8 @@ def cooccurrence(df: pd.DataFrame, codebook: Codebook, measure: str = "count") -
     (row theme given column theme: |A and B| / |B|).
     """
     codes = codebook.theme_names
-    m = np.column_stack([df[theme_col(c)].to_numpy(dtype=float) for c in codes]) if len(codes) else np.zeros((len(df), 0))
+    m = (np.column_stack([df[theme_col(c)].to_numpy(dtype=float) for c in codes]) if len(codes)
+         else np.zeros((len(df), 0)))
     both = m.T @ m
     if measure == "jaccard":
         diag = np.diag(both)
@@ -798,16 +801,18 @@ def kwic(texts: pd.Series, query: str, *, lemma: bool = False, window: int = 60,
     if lemma and " " not in query:
         forms = sorted(lemma_forms(query, table), key=len, reverse=True)
         core = "|".join(re.escape(f) for f in forms)
+        literals = forms
     else:
         core = r"\s+".join(re.escape(w) for w in query.split())
+        literals = [query.split()[0]]
     pattern = re.compile(rf"(?<!\w)(?:{core})(?!\w)", re.IGNORECASE)
-    # Pre-filter in C (pyarrow regex) before the Python scan of the matching texts only.
-    try:
-        hit = texts.str.contains(f"(?i)(?:^|[^\\w])(?:{core})(?:[^\\w]|$)", regex=True, na=False)
-    except Exception:  # noqa: BLE001 - a pattern the vectorised engine rejects: scan everything
-        hit = pd.Series(True, index=texts.index)
+    # Pre-filter with vectorised, case-insensitive substring search (fast, in C), then run the
+    # exact pattern in Python on the candidate texts only.
+    hit = np.zeros(len(texts), dtype=bool)
+    for lit in literals:
+        hit |= texts.str.contains(lit, case=False, regex=False, na=False).to_numpy(dtype=bool)
     rows = []
-    for uid, text in texts[hit.to_numpy(dtype=bool)].items():
+    for uid, text in texts[hit].items():
         for m in pattern.finditer(text):
             left = text[max(0, m.start() - window):m.start()]
             right = text[m.end():m.end() + window]
@@ -978,7 +983,8 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     flat = df.copy()
     for col in flat.columns:
         if flat[col].dtype == object and flat[col].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
-            flat[col] = flat[col].map(lambda v: " | ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+            flat[col] = flat[col].map(
+                lambda v: " | ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
     return flat.to_csv(index=False).encode("utf-8")
 
 
@@ -1100,7 +1106,8 @@ def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str 
                 ET.SubElement(sel, q("Description")).text = _xml_text(
                     f"{row.get('kind')} {uid}; {source} labels" + (f"; {probs}" if probs else ""))
                 applied = [("theme", c) for c in codebook.theme_names if bool(row.get(theme_col(c)))]
-                applied += [(s, row.get(s)) for s in SCHEMES if isinstance(row.get(s), str) and (s, row.get(s)) in code_guid]
+                applied += [(s, row.get(s)) for s in SCHEMES
+                            if isinstance(row.get(s), str) and (s, row.get(s)) in code_guid]
                 for key in applied:
                     coding = ET.SubElement(sel, q("Coding"), {"guid": qda_guid("coding", uid, *key),
                                                              "creatingUser": user_guid})

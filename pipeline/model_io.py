@@ -46,7 +46,7 @@ def _sha256(path: Path) -> str:
 def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evaluation: dict | None = None) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"vectorizer": model.vectorizer_, "themes": model.themes_, "stances": model.stances_}
+    payload = {"vectorizer": model.vectorizer_, "text_models": model.text_models_, "calibrators": model.calibrators_}
     with store.atomic_path(out / "model.skops") as tmp:
         sio.dump(payload, tmp)
     cb = model.codebook
@@ -54,11 +54,13 @@ def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evalu
         "format_version": FORMAT_VERSION,
         "recipe": model.name,
         "params": {"use_cues": model.use_cues, "C": model.C, "cue_weight": model.cue_weight,
-                   "min_df": model.min_df, "random_state": model.random_state},
+                   "min_df": model.min_df, "rule_prior": model.rule_prior,
+                   "rule_precision": model.rule_precision, "random_state": model.random_state},
         "codebook": {"name": cb.name, "version": cb.version, "fingerprint": cb.fingerprint,
                      "themes": cb.theme_names, "stance_tr": cb.values("stance_tr"),
                      "reply_stance": cb.values("reply_stance")},
         "thresholds": model.thresholds_,
+        "stance_priors": model.priors_,
         "training": training,
         "evaluation": evaluation or {},
         "model_sha256": _sha256(out / "model.skops"),
@@ -106,9 +108,10 @@ def load_model(path: Path | str, codebook: Codebook) -> tuple[SupervisedCoder, d
     params = meta.get("params", {})
     model = SupervisedCoder(codebook, **params)
     model.vectorizer_ = payload["vectorizer"]
-    model.themes_ = payload["themes"]
-    model.stances_ = payload["stances"]
+    model.text_models_ = payload["text_models"]
+    model.calibrators_ = payload["calibrators"]
     model.thresholds_ = meta["thresholds"]
+    model.priors_ = meta["stance_priors"]
     return model, meta
 
 
@@ -117,9 +120,10 @@ def model_card(meta: dict) -> str:
     lines = [
         f"# Model card: {meta['recipe']} coder",
         "",
-        f"- Recipe: TF-IDF over lemmas (1-2 grams){' + codebook cue counts' if meta['params'].get('use_cues') else ''}, "
-        "class-balanced logistic regression with sigmoid calibration; per-theme thresholds tuned by "
-        "leave-one-thread-out cross-validation on the training data.",
+        "- Recipe: class-balanced logistic regression over TF-IDF of lemmas (1-2 grams)"
+        + ("; its leave-one-thread-out scores stacked with the codebook cue counts in a calibrating logistic "
+           "regression per code; theme thresholds tuned for F1 on those held-out scores; stance values chosen "
+           "relative to their training priors." if meta["params"].get("use_cues") else "."),
         f"- Codebook: {cb['name']} v{cb['version']} (fingerprint {cb['fingerprint']}); themes: {', '.join(cb['themes'])}.",
         f"- Training data: {tr.get('labels_file')} (annotator `{tr.get('annotator')}`), "
         f"{tr.get('n_units')} units from {tr.get('n_threads')} threads; SHA-256 {tr.get('labels_sha256', '')[:16]}...",

@@ -135,7 +135,7 @@ def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *
     nlp = build_nlp(codebook)
     feats, parents = featurize(units, nlp)
     probs = model.predict_proba(feats, parents)
-    decisions = decide(codebook, probs, model.thresholds_)
+    decisions = decide(codebook, probs, model.thresholds_, getattr(model, "priors_", None))
     df = labels_frame(units, codebook, probs, decisions, feats, model if meta["recipe"] != "rules" else None)
     df["model"] = meta.get("recipe")
     df["codebook_version"] = codebook.version

@@ -8,8 +8,10 @@ files) with environment variables.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -41,8 +43,10 @@ HOSTILE = [
 def _evaluation() -> dict:
     """An evaluation.json in the shape the evaluate stage writes (metrics under 'main')."""
     return {
-        "title": "test evaluation", "description": "hand-made for the app tests", "command": "python -m pipeline evaluate",
-        "main": {"summary": {"n_units": 20, "themes": {"macro_f1": 0.5, "micro_f1": 0.6, "macro_f1_ci_units": [0.3, 0.7]}},
+        "title": "test evaluation", "description": "hand-made for the app tests",
+        "command": "python -m pipeline evaluate",
+        "main": {"summary": {"n_units": 20,
+                             "themes": {"macro_f1": 0.5, "micro_f1": 0.6, "macro_f1_ci_units": [0.3, 0.7]}},
                  "per_label": [{"scheme": "themes", "label": "workload", "precision": 0.5, "recall": 1.0, "f1": 0.667,
                                 "support": 2, "predicted": 4, "f1_ci_units": [0.2, 0.9]},
                                {"scheme": "stance_tr", "label": "against", "precision": 1.0, "recall": 0.5, "f1": 0.667,
@@ -111,6 +115,11 @@ def app_run(app_data):
     return app_data["run"]
 
 
+def plain(markdown: str) -> str:
+    """Markdown-escaped text (app.md) back to what the reader sees."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", markdown))
+
+
 def new_app(page: str | None = None, **query) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     if page:
@@ -158,10 +167,10 @@ def test_overview_charts_and_gold_switch(app_data):
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 5  # prevalence, stance by theme, co-occurrence, themes and stance over time
     assert any("CRCs sold" in str(c.proto) for c in charts)  # the milestones are drawn
-    assert any("Model predictions" in c.value for c in at.caption)
+    assert any("Model predictions" in plain(c.value) for c in at.caption)
     at.sidebar.radio(key="source").set_value("gold").run()
     no_exception(at)
-    assert any("Gold labels: 5 units" in c.value for c in at.caption)
+    assert any("Gold labels: 5 units" in plain(c.value) for c in at.caption)
     assert [m.value for m in at.metric][:2] == ["2", "5"]  # threads, units with gold labels
     for key, value in (("ov_scheme", "reply_stance"), ("ov_measure", "jaccard"), ("ov_freq", "Y")):
         at.selectbox(key=key).set_value(value).run()
@@ -198,7 +207,7 @@ def test_unit_detail_parent_replies_gold(app_data):
     assert at.selectbox(key="open_unit").value == "evil/c1.r1"
     body = html_of(at)
     assert "evil/c1.r1" in body and "&lt;img src=x onerror=alert(2)&gt;" in body
-    assert any(e.label.startswith("Parent: evil/c1") for e in at.expander)
+    assert any(plain(e.label).startswith("Parent: evil/c1") for e in at.expander)
     at.text_input(key="f_text").set_value("").run()
     at.multiselect(key="f_threads").set_value(["evil"]).run()
     at.selectbox(key="open_unit").set_value("evil/c1").run()
@@ -242,9 +251,14 @@ def test_pseudonymise_every_view(app_data):
     assert "Alice Example" not in html_of(at) and "Carol Third" not in html_of(at)
     goto(at, "Words")
     at.text_input(key="kwic_q").set_value("Alice").run()
+    assert len(at.dataframe[0].value) == 0  # the Words page searches the pseudonymised texts
     at.text_input(key="kwic_q").set_value("agree").run()
     kwic = at.dataframe[0].value
-    assert len(kwic) and not kwic["left"].str.contains("Alice").any()
+    context = kwic["left"] + " " + kwic["keyword"] + " " + kwic["right"]
+    assert context.str.contains("agree with Commenter").any() and not context.str.contains("Alice").any()
+    at.radio(key="words_tool").set_value("Distinctive terms").run()
+    terms = [d.value for d in at.dataframe if "z" in d.value.columns][0]
+    assert not terms["term"].isin(["alice", "bob", "carol"]).any()
 
 
 # --- thread, words ----------------------------------------------------------------------------
@@ -268,6 +282,10 @@ def test_words_kwic_and_log_odds(app_data):
     lemma = at.dataframe[0].value
     assert len(lemma) > len(word) > 0
     assert set(lemma["keyword"].str.lower()) >= {"caseload", "caseloads"}
+    assert at.selectbox(key="kwic_unit").value in set(lemma["unit_id"])
+    assert at.selectbox(key="kwic_unit").value in html_of(at)  # the unit shown in full
+    at.radio(key="words_tool").set_value("Distinctive terms").run()
+    no_exception(at)
     terms = [d.value for d in at.dataframe if "z" in d.value.columns][0]
     assert len(terms) and {"group", "rest"} <= set(terms["side"])
     at.selectbox(key="lo_target").set_value(("stance_tr", "against")).run()
@@ -287,7 +305,7 @@ def test_annotation_is_saved_and_survives_a_restart(app_data):
 
     at = _annotate(new_app(), "tester")
     no_exception(at)
-    first = at.subheader[0].value.removeprefix("Unit ")
+    first = plain(at.subheader[0].value).removeprefix("Unit ")
     at.multiselect(key=f"ann_themes_{first}").set_value(["workload", "blame_culture"])
     at.radio(key=f"ann_tr_{first}").set_value("against")
     at.radio(key=f"ann_rs_{first}").set_value("deny")
@@ -298,15 +316,15 @@ def test_annotation_is_saved_and_survives_a_restart(app_data):
     row = saved[saved["unit_id"] == first].iloc[0]
     assert list(row["themes"]) == ["blame_culture", "workload"] and row["stance_tr"] == "against"
     assert row["reply_stance"] == "deny" and row["note"] == "answers c2 <b>"
-    assert at.subheader[0].value != f"Unit {first}"  # moved on to the next unit
+    assert plain(at.subheader[0].value) != f"Unit {first}"  # moved on to the next unit
 
     restarted = _annotate(new_app(), "tester")  # a new session: resumes after the saved unit
     no_exception(restarted)
-    assert restarted.subheader[0].value != f"Unit {first}"
+    assert plain(restarted.subheader[0].value) != f"Unit {first}"
     assert any("1 units labelled so far" in c.value for c in restarted.caption)
     restarted.checkbox(key="ann_include_done").check().run()
     next(b for b in restarted.button if b.label == "Back to the last saved").click().run()
-    assert restarted.subheader[0].value == f"Unit {first}"
+    assert plain(restarted.subheader[0].value) == f"Unit {first}"
     assert sorted(restarted.multiselect(key=f"ann_themes_{first}").value) == ["blame_culture", "workload"]
     assert restarted.radio(key=f"ann_rs_{first}").value == "deny"
 
@@ -315,12 +333,22 @@ def test_annotation_queue_by_thread_and_skip(app_data):
     at = _annotate(new_app(), "skipper")
     at.radio(key="ann_order").set_value("thread").run()
     at.selectbox(key="ann_thread").set_value("001").run()
-    assert at.subheader[0].value == "Unit 001/post"
+    assert plain(at.subheader[0].value) == "Unit 001/post"
     next(b for b in at.button if b.label == "Skip").click().run()
-    assert at.subheader[0].value == "Unit 001/c1"
+    assert plain(at.subheader[0].value) == "Unit 001/c1"
     next(b for b in at.button if b.label == "Skip").click().run()
-    assert at.subheader[0].value == "Unit 001/c2"  # skipped units go to the end of the queue
+    assert plain(at.subheader[0].value) == "Unit 001/c2"  # skipped units go to the end of the queue
     no_exception(at)
+
+
+def test_retrain_reports_what_went_wrong(app_data):
+    at = _annotate(new_app(), "tester")
+    at.radio(key="rt_src").set_value("gold").run()
+    next(b for b in at.button if b.label == "Retrain and re-evaluate").click().run()
+    no_exception(at)
+    out = "\n".join(c.value for c in at.code)
+    assert "E206" in out and "labelled units to train on" in out  # 5 gold labels are too few to train on
+    assert not at.success
 
 
 # --- evaluation, codebook, export -------------------------------------------------------------
@@ -345,7 +373,7 @@ def test_evaluation_absent_and_partial(app_data, tmp_path, monkeypatch):
     monkeypatch.setenv("PROBATION_TR_RUN", str(run))
     at = new_app("Evaluation")
     no_exception(at)
-    assert any("No evaluation yet" in i.value for i in at.info)
+    assert any("No evaluation yet" in plain(i.value) for i in at.info)
     (run / "evaluation").mkdir()
     (run / "evaluation" / "evaluation.json").write_text(json.dumps({"per_label": [{"label": "x", "f1": 0.5}],
                                                                     "errors": [{"unit_id": "nope"}]}))
@@ -411,4 +439,4 @@ def test_upload_parses_and_codes(app_data, tmp_path, monkeypatch):
 def test_missing_run_directory_is_an_error(app_data):
     at = new_app()
     at.sidebar.text_input(key="run_other").set_value("/nonexistent/run").run()
-    assert any("not a run directory" in e.value for e in at.error)
+    assert any("not a run directory" in plain(e.value) for e in at.error)

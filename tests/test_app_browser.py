@@ -145,10 +145,10 @@ class Browser:
 
     async def screenshot(self, path: Path, full_height: bool = True) -> Path:
         if full_height:
-            h = await self.evaluate("Math.max(document.body.scrollHeight, "
-                                    "(document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight)")
-            await self.call("Emulation.setDeviceMetricsOverride", width=1400, height=int(min(max(h or 1000, 1000), 4000)),
-                            deviceScaleFactor=1, mobile=False)
+            main = "(document.querySelector('[data-testid=\"stMain\"]') || document.body)"
+            h = await self.evaluate(f"Math.max(document.body.scrollHeight, {main}.scrollHeight)")
+            await self.call("Emulation.setDeviceMetricsOverride", width=1400,
+                            height=int(min(max(h or 1000, 1000), 4000)), deviceScaleFactor=1, mobile=False)
             await asyncio.sleep(0.5)
         r = await self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(r["data"]))
@@ -204,7 +204,8 @@ def test_hostile_comment_in_chromium(server, tmp_path):
         dom = await b.evaluate("""(() => ({
             scripts: [...document.querySelectorAll('script')].filter(s => /xss|alert\\(/.test(s.textContent)).length,
             onerror: document.querySelectorAll('[onerror]').length,
-            iframes: [...document.querySelectorAll('iframe')].filter(f => (f.src || '').startsWith('javascript')).length,
+            iframes: [...document.querySelectorAll('iframe')]
+                .filter(f => (f.src || '').startsWith('javascript')).length,
             jslinks: [...document.querySelectorAll('a')].filter(a => (a.href || '').startsWith('javascript')).length,
             marks: document.querySelectorAll('.unit-text mark').length,
             headings: [...document.querySelectorAll('h1')].filter(h => h.textContent.includes('Not a heading')).length,

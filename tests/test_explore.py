@@ -36,9 +36,11 @@ def make_df(cb, rows: list[dict]) -> pd.DataFrame:
     recs = []
     for i, r in enumerate(rows):
         themes = r.get("themes", [])
-        rec = {"unit_id": r.get("unit_id", f"t/c{i}"), "thread_id": r.get("thread_id", "t"), "kind": r.get("kind", "comment"),
+        rec = {"unit_id": r.get("unit_id", f"t/c{i}"), "thread_id": r.get("thread_id", "t"),
+               "kind": r.get("kind", "comment"),
                "parent_id": r.get("parent_id"), "depth": r.get("depth", 1), "position": i, "author": r.get("author"),
-               "timestamp": None, "text": r.get("text", f"text {i}"), "own_text": r.get("own_text", r.get("text", f"text {i}")),
+               "timestamp": None, "text": r.get("text", f"text {i}"),
+               "own_text": r.get("own_text", r.get("text", f"text {i}")),
                "word_count": 2, "confidence": r.get("confidence", "high"), "confidence_note": "", "link_only": False,
                "stance_tr": r.get("stance_tr", "none"), "reply_stance": r.get("reply_stance", "comment"),
                "date": pd.Timestamp(r["date"]) if r.get("date") else pd.NaT, "title": "T"}

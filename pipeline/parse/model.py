@@ -37,17 +37,6 @@ DEFAULT_HOST_NAMES = ("Jim", "JB")
 # necessary condition for a match, so results are unchanged).  Every time mention holds
 # '[:.][0-5]\d'; every URL holds '://' or 'www.' (only 'w'/'W' match 'w' case-insensitively).
 _TIME_HINT_RE = re.compile(r"[:.][0-5]\d")
-# str.isspace() for each byte value, as b" " (whitespace) or b"x": counts words of ASCII texts
-# without building the list of words that str.split() makes.
-_ASCII_SPACE_TABLE = bytes(0x20 if chr(i).isspace() else 0x78 for i in range(256))
-
-
-def word_count(text: str) -> int:
-    """``len(text.split())``, faster for ASCII text."""
-    if text.isascii():
-        marks = text.encode("ascii").translate(_ASCII_SPACE_TABLE)
-        return marks.count(b" x") + (marks[:1] == b"x")
-    return len(text.split())
 
 
 def _may_hold_time(text: str) -> bool:
@@ -62,6 +51,19 @@ def _may_hold_url(text: str) -> bool:
 @lru_cache(maxsize=1024)
 def _names_re(names: frozenset[str]) -> re.Pattern:
     return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
+
+
+# str.isspace() for each byte value, as b" " (whitespace) or b"x": counts the words of an ASCII
+# text without building the list of words that str.split() makes.
+_ASCII_SPACE_TABLE = bytes(0x20 if chr(i).isspace() else 0x78 for i in range(256))
+
+
+def word_count(text: str) -> int:
+    """``len(text.split())``, faster for ASCII text."""
+    if text.isascii():
+        marks = text.encode("ascii").translate(_ASCII_SPACE_TABLE)
+        return marks.count(b" x") + (marks[:1] == b"x")
+    return len(text.split())
 
 
 @dataclass
