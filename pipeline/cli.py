@@ -97,19 +97,24 @@ def train(labels: Path = typer.Option(..., "--labels", help="Labels JSONL (one o
 @app.command()
 def classify(run: Path = typer.Argument(..., help="Run directory made by `parse`."),
              model: str = typer.Option("", "--model", "-m", help=MODEL_HELP),
-             codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml).")) -> None:
+             codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml)."),
+             engine: str = typer.Option("local", "--engine", help="local, or dask (over Parquet partitions)."),
+             scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address "
+                                                     "(default: a LocalCluster on this machine)."),
+             workers: int = typer.Option(2, "--workers", help="Dask LocalCluster worker processes.")) -> None:
     """Add labels.parquet (themes, stances, p_<code> columns, evidence) to a run."""
     from .runs import BUNDLED_MODEL, CODEBOOK_PATH, classify_run
 
     try:
-        summary = classify_run(run, model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH)
+        summary = classify_run(run, model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH, engine=engine,
+                               scheduler=scheduler, workers=workers)
     except PipelineError as exc:
         _fail(exc)
     _echo_classify(summary, run)
 
 
 def _echo_classify(summary: dict, run: Path) -> None:
-    typer.echo(f"Classified {summary['units']} units in {summary['seconds']:.1f}s -> {Path(run) / 'labels.parquet'}")
+    typer.echo(f"Classified {summary['units']} units in {summary.get('seconds', 0):.1f}s -> {Path(run) / 'labels.parquet'}")
     typer.echo("  themes: " + (", ".join(f"{k} {v}" for k, v in summary["themes"].items()) or "none"))
     typer.echo("  stance_tr: " + ", ".join(f"{k} {v}" for k, v in summary["stance_tr"].items()))
     typer.echo("  reply_stance: " + ", ".join(f"{k} {v}" for k, v in summary["reply_stance"].items()))
@@ -120,21 +125,28 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
         out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
         model: str = typer.Option("", "--model", "-m", help=MODEL_HELP),
         csv: bool = typer.Option(False, "--csv", help="Also write CSV copies of the tables."),
+        engine: str = typer.Option("local", "--engine", help="local (chunks on this machine's cores) or dask "
+                                   "(classify over Parquet partitions on a Dask cluster)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: LocalCluster)."),
+        workers: int = typer.Option(2, "--workers", help="Parallel worker processes."),
+        chunk_mb: float = typer.Option(16.0, "--chunk-mb", help="Input megabytes per chunk (bounds memory)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
-    """Parse and classify with the bundled model in one go."""
+    """Parse and classify with the bundled model in one go: chunked, parallel, restartable."""
     from .runs import BUNDLED_MODEL, run_all
 
-    bar = tqdm(desc="parse", unit="file", disable=quiet, file=sys.stderr)
+    bar = tqdm(desc="run", unit="chunk", disable=quiet, file=sys.stderr)
     try:
-        result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, on_file=lambda _: bar.update())
+        result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, engine=engine, scheduler=scheduler,
+                         workers=workers, chunk_mb=chunk_mb, progress=lambda _: bar.update())
     except PipelineError as exc:
         bar.close()
         _fail(exc)
     bar.close()
     p = result["parse"]
-    typer.echo(f"Parsed {p.threads} threads, {p.units} units; {len(p.warnings)} warnings, {len(p.skipped)} skipped files.")
-    _print_problems(p.warnings, "Warnings")
-    _print_problems(p.skipped, "Skipped files")
+    typer.echo(f"Parsed {p['threads']} threads, {p['units']} units in {p['chunks']} chunks "
+               f"({p['chunks_resumed']} already done); {len(p['warnings'])} warnings, {len(p['skipped'])} skipped files.")
+    _print_problems(p["warnings"], "Warnings")
+    _print_problems(p["skipped"], "Skipped files")
     _echo_classify(result["classify"], out)
 
 
@@ -147,6 +159,8 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
                                         "supervised or combined."),
              out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write evaluation.json, report.md, PNGs."),
              gold_annotator: str = typer.Option("gold", "--gold-annotator"),
+             corpus: Optional[Path] = typer.Option(None, "--corpus", help="With --model: thread files the labels refer "
+                                                   "to (default: the raw/ folder beside the labels file)."),
              pred_annotator: Optional[str] = typer.Option(None, "--pred-annotator",
                                                           help="With a labels JSONL: whose labels to score (e.g. coder_b)."),
              no_learning_curve: bool = typer.Option(False, "--no-learning-curve")) -> None:
@@ -161,7 +175,7 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
         elif model is not None:
             if cv != "thread":
                 _fail(PipelineError("E206", f"--cv {cv!r} is not supported.", fix="Use --cv thread."))
-            result = evaluate_model_cv(gold, out or (Path(model) / "evaluation"), main_recipe=recipe,
+            result = evaluate_model_cv(gold, out or (Path(model) / "evaluation"), main_recipe=recipe, corpus=corpus,
                                        gold_annotator=gold_annotator, learning_curve=not no_learning_curve,
                                        command=command)
         else:

@@ -14,6 +14,7 @@ app stay thin.  Every file is written atomically.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,20 +144,23 @@ def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *
 
 
 def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
-                 codebook_path: Path | str = CODEBOOK_PATH) -> dict:
+                 codebook_path: Path | str = CODEBOOK_PATH, engine: str = "local", scheduler: str | None = None,
+                 workers: int = 2) -> dict:
     run = Path(run)
+    if engine == "dask":
+        from .scale import classify_dask
+
+        load_run(run)  # clear error if the run is incomplete
+        summary = classify_dask(run, model_dir=model_dir, codebook_path=codebook_path, scheduler=scheduler,
+                                n_workers=workers)
+        summary.update(_label_counts(store.read_parquet(run / "labels.parquet")))
+        return summary
     units = load_run(run)["units"]
     t0 = time.perf_counter()
     labels = classify_units(units, model_dir, codebook_path=codebook_path)
     store.write_parquet(labels, run / "labels.parquet")
     seconds = time.perf_counter() - t0
-    counts = {t: int(labels["themes"].map(lambda ts, t=t: t in ts).sum()) for t in
-              sorted({t for ts in labels["themes"] for t in ts})}
-    summary = {"stage": "classify", "units": len(labels), "model": str(model_dir), "seconds": round(seconds, 3),
-               "themes": counts, "stance_tr": labels["stance_tr"].value_counts().to_dict(),
-               "reply_stance": labels["reply_stance"].value_counts().to_dict()}
-    import json
-
+    summary = {"stage": "classify", "model": str(model_dir), "seconds": round(seconds, 3), **_label_counts(labels)}
     report_path = run / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     report["classify"] = summary
@@ -228,18 +232,40 @@ def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str 
 
 
 def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
-            codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False,
-            on_file: Callable[[Path], None] | None = None) -> dict:
-    """parse + classify into one run directory."""
-    summary = parse_to_run(inputs, out, csv=csv, on_file=on_file)
-    if summary.threads == 0:
-        raise PipelineError(Code.E205, "nothing could be parsed, so nothing was classified.", file=str(out),
-                            fix="See the skipped files in report.json.")
-    classified = classify_run(out, model_dir, codebook_path=codebook_path)
+            codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False, engine: str = "local",
+            chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None,
+            on_file: Callable[[Path], None] | None = None, progress=None) -> dict:
+    """parse + classify into one run directory, chunked and restartable (see pipeline.scale)."""
+    from .scale import classify_dask, run_chunked
+
+    out = Path(out)
+    summary = run_chunked(inputs, out, model_dir=model_dir, codebook_path=codebook_path, chunk_mb=chunk_mb,
+                          workers=workers, classify=engine == "local", progress=progress)
+    if engine == "dask":
+        classified = classify_dask(out, model_dir=model_dir, codebook_path=codebook_path, scheduler=scheduler,
+                                   n_workers=workers)
+    elif engine == "local":
+        classified = {"stage": "classify", "engine": "local", "units": summary["units"]}
+    else:
+        raise PipelineError(Code.E205, f"unknown engine {engine!r}.", fix="Use --engine local or --engine dask.")
+    labels = store.read_parquet(out / "labels.parquet")
+    classified.update(_label_counts(labels))
+    classified.setdefault("seconds", summary["seconds"])
     if csv:
-        labels = store.read_parquet(Path(out) / "labels.parquet")
-        store.write_csv(labels, Path(out) / "labels.csv")
+        tables = load_run(out, need_labels=True)
+        for name, df in tables.items():
+            store.write_csv(df, out / f"{name}.csv")
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    report["classify"] = classified
+    store.write_json(report, out / "report.json")
     return {"parse": summary, "classify": classified}
+
+
+def _label_counts(labels: pd.DataFrame) -> dict:
+    themes = sorted({t for ts in labels["themes"] for t in ts})
+    return {"units": len(labels), "themes": {t: int(labels["themes"].map(lambda ts, t=t: t in ts).sum()) for t in themes},
+            "stance_tr": labels["stance_tr"].value_counts().to_dict(),
+            "reply_stance": labels["reply_stance"].value_counts().to_dict()}
 
 
 # --- evaluation ---------------------------------------------------------------------------------

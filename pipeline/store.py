@@ -31,6 +31,10 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        if target.is_dir():  # a partitioned dataset being replaced by a single file
+            import shutil
+
+            shutil.rmtree(target)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

@@ -1,0 +1,230 @@
+"""Batch runs at scale: chunked, parallel, restartable, and optionally on a Dask cluster.
+
+A chunked run writes each table as a Parquet *dataset* (a folder of parts), which every
+reader in this project (``store.read_parquet``, pandas, pyarrow, Dask, DuckDB) opens
+like a single file::
+
+    <run>/threads.parquet/part-00000.parquet ...
+    <run>/units.parquet/part-00000.parquet ...
+    <run>/labels.parquet/part-00000.parquet ...
+    <run>/manifest.json        one entry per finished chunk: its input files and their fingerprint
+
+Input files are grouped into chunks of about ``chunk_mb`` MB; each chunk is parsed and
+classified as a whole and its parts are written atomically, so memory stays bounded by
+the chunk size times the number of workers.  A chunk whose parts exist and whose inputs
+are unchanged is skipped: an interrupted run resumes where it stopped and never leaves a
+half-written table.
+
+``classify_dask`` runs the classify stage over the partitions of ``units.parquet`` with
+Dask (a ``LocalCluster`` by default, or any scheduler address) and gives exactly the same
+labels as the local engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from . import store
+from .errors import Code, PipelineError
+from .parse import iter_input_files, parse_paths, to_frames
+
+
+def _fingerprint(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        st = p.stat()
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def plan_chunks(inputs: Iterable[Path | str], chunk_mb: float = 16.0) -> list[list[Path]]:
+    """Group input files (in sorted order) into chunks of about ``chunk_mb`` MB."""
+    chunks: list[list[Path]] = [[]]
+    size = 0
+    limit = chunk_mb * 1_000_000
+    for path in iter_input_files(inputs):
+        n = path.stat().st_size if path.exists() else 0
+        if chunks[-1] and size + n > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(path)
+        size += n
+    return [c for c in chunks if c]
+
+
+@lru_cache(maxsize=4)
+def _coder(model_dir: str, codebook_path: str):
+    """Model, codebook and spaCy pipeline, loaded once per worker process."""
+    from .classify import RuleCoder
+    from .codebook import load_codebook
+    from .model_io import load_model
+    from .preprocess import build_nlp
+
+    codebook = load_codebook(codebook_path)
+    if model_dir == "rules":
+        model, meta = RuleCoder(codebook).fit(), {"recipe": "rules"}
+    else:
+        model, meta = load_model(model_dir, codebook)
+    return codebook, model, meta, build_nlp(codebook)
+
+
+def classify_frame(units: pd.DataFrame, model_dir: str, codebook_path: str) -> pd.DataFrame:
+    """Classify a frame of units (one chunk or one Dask partition); same output as runs.classify_units."""
+    from .classify import decide
+    from .runs import featurize, labels_frame
+
+    codebook, model, meta, nlp = _coder(str(model_dir), str(codebook_path))
+    units = units.reset_index(drop=True)
+    feats, parents = featurize(units, nlp)
+    probs = model.predict_proba(feats, parents)
+    decisions = decide(codebook, probs, model.thresholds_, getattr(model, "priors_", None))
+    df = labels_frame(units, codebook, probs, decisions, feats, model if meta["recipe"] != "rules" else None)
+    df["model"] = meta.get("recipe")
+    df["codebook_version"] = codebook.version
+    return df
+
+
+def _process_chunk(index: int, files: list[str], out: str, model_dir: str, codebook_path: str,
+                   classify: bool) -> dict:
+    out_dir = Path(out)
+    t0 = time.perf_counter()
+    result = parse_paths(files)
+    threads, units = to_frames(result.threads)
+    part = f"part-{index:05d}.parquet"
+    store.write_parquet(threads, out_dir / "threads.parquet" / part)
+    store.write_parquet(units, out_dir / "units.parquet" / part)
+    n_labels = 0
+    if classify and len(units):
+        labels = classify_frame(units, model_dir, codebook_path)
+        store.write_parquet(labels, out_dir / "labels.parquet" / part)
+        n_labels = len(labels)
+    import resource
+
+    return {"chunk": index, "files": files, "threads": len(threads), "units": len(units), "labels": n_labels,
+            "warnings": [p.to_dict() for p in result.warnings], "skipped": [p.to_dict() for p in result.skipped],
+            "seconds": round(time.perf_counter() - t0, 3),
+            "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str, codebook_path: Path | str,
+                chunk_mb: float = 16.0, workers: int = 2, classify: bool = True,
+                progress=None) -> dict:
+    """Parse (+ classify) in chunks, in parallel, resuming from ``manifest.json``."""
+    from joblib import Parallel, delayed
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"chunks": {}}
+    settings = {"model": str(model_dir), "codebook": str(codebook_path), "chunk_mb": chunk_mb, "classify": classify}
+    if manifest.get("settings") not in (None, settings):
+        manifest = {"chunks": {}}  # different model or chunking: start afresh
+    for legacy in ("threads.parquet", "units.parquet", "labels.parquet"):
+        if (out / legacy).is_file():  # a single-file table from an unchunked run
+            (out / legacy).unlink()
+    chunks = plan_chunks(inputs, chunk_mb)
+    todo = []
+    for i, files in enumerate(chunks):
+        entry = manifest["chunks"].get(str(i))
+        fp = _fingerprint(files)
+        part = f"part-{i:05d}.parquet"
+        done = (entry and entry.get("fingerprint") == fp and (out / "units.parquet" / part).exists()
+                and (not classify or entry.get("labels", 0) == 0 or (out / "labels.parquet" / part).exists()))
+        if not done:
+            todo.append((i, [str(f) for f in files], fp))
+    # parts left over from a previous, larger plan would be read as data: remove them
+    for table in ("threads.parquet", "units.parquet", "labels.parquet"):
+        for stale in sorted((out / table).glob("part-*.parquet")) if (out / table).is_dir() else []:
+            if int(stale.stem.split("-")[1]) >= len(chunks):
+                stale.unlink()
+    t0 = time.perf_counter()
+    results = []
+    runner = Parallel(n_jobs=workers, return_as="generator", backend="loky") if workers > 1 and len(todo) > 1 else None
+    jobs = (delayed(_process_chunk)(i, files, str(out), str(model_dir), str(codebook_path), classify)
+            for i, files, _ in todo)
+    iterator = runner(jobs) if runner else (_process_chunk(i, f, str(out), str(model_dir), str(codebook_path), classify)
+                                           for i, f, _ in todo)
+    fingerprints = {i: fp for i, _, fp in todo}
+    for res in iterator:
+        res["fingerprint"] = fingerprints[res["chunk"]]
+        manifest["chunks"][str(res["chunk"])] = res
+        manifest["settings"] = settings
+        store.write_json(manifest, manifest_path)  # after every chunk: an interruption loses at most the chunks in flight
+        results.append(res)
+        if progress:
+            progress(res)
+    entries = [manifest["chunks"][str(i)] for i in range(len(chunks)) if str(i) in manifest["chunks"]]
+    summary = {"stage": "run", "engine": "local", "chunks": len(chunks), "chunks_done_now": len(results),
+               "chunks_resumed": len(chunks) - len(results), "threads": sum(e["threads"] for e in entries),
+               "units": sum(e["units"] for e in entries), "seconds": round(time.perf_counter() - t0, 3),
+               "warnings": [w for e in entries for w in e["warnings"]],
+               "skipped": [s for e in entries for s in e["skipped"]],
+               "peak_rss_mb": max([e.get("worker_peak_rss_mb", 0) for e in entries] or [0])}
+    store.write_json({k: v for k, v in summary.items()}, out / "report.json")
+    if summary["threads"] == 0:
+        raise PipelineError(Code.E205, "nothing could be parsed.", file=str(out), fix="See report.json for skipped files.")
+    return summary
+
+
+def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path | str,
+                  scheduler: str | None = None, n_workers: int = 2) -> dict:
+    """Classify ``<run>/units.parquet`` partition by partition on a Dask cluster.
+
+    ``scheduler``: the address of an existing scheduler (``tcp://10.0.0.5:8786``); by
+    default a ``LocalCluster`` with ``n_workers`` worker processes is started and closed.
+    Every worker needs this package installed and the model directory at the same path
+    (a shared file system), as with any Dask deployment.
+    """
+    import dask.dataframe as dd
+    from dask.distributed import Client, LocalCluster
+
+    run = Path(run)
+    units_path = run / "units.parquet"
+    if not units_path.exists():
+        raise PipelineError(Code.E205, "units.parquet is missing.", file=str(run), fix="Run `parse` first.")
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    t0 = time.perf_counter()
+    try:
+        units = dd.read_parquet(str(units_path))
+        if units.npartitions < n_workers:
+            units = units.repartition(npartitions=n_workers)
+        meta = classify_frame(units._meta.iloc[:0].copy() if len(units._meta) == 0 else units.head(1), str(model_dir),
+                              str(codebook_path)).iloc[:0]
+        labels = units.map_partitions(classify_frame, str(model_dir), str(codebook_path), meta=meta)
+        frame = labels.compute()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    # Same table as the local engine: sorted into the units' order, written atomically.
+    order = {u: i for i, u in enumerate(store.read_parquet(units_path)["unit_id"])}
+    frame = frame.sort_values("unit_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    target = run / "labels.parquet"
+    if target.is_dir():
+        import shutil
+
+        shutil.rmtree(target)
+    store.write_parquet(frame, target)
+    return {"stage": "classify", "engine": "dask", "units": len(frame), "seconds": round(time.perf_counter() - t0, 3),
+            "scheduler": scheduler or f"LocalCluster({n_workers} workers)"}
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+__all__ = ["run_chunked", "classify_dask", "classify_frame", "plan_chunks", "peak_rss_mb"]
