@@ -80,13 +80,15 @@ def train(labels: Path = typer.Option(..., "--labels", help="Labels JSONL (one o
           annotator: str = typer.Option("gold", "--annotator", help="Whose labels to learn from."),
           exclude_thread: List[str] = typer.Option([], "--exclude-thread", help="Leave a thread out (repeatable)."),
           no_cues: bool = typer.Option(False, "--no-cues", help="TF-IDF only: no codebook cue features."),
+          cv: bool = typer.Option(False, "--cv", help="Also cross-validate the recipe by thread and record the "
+                                  "figures in the model card."),
           codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml).")) -> None:
     """Train the theme and stance coders on a labelled sample."""
     from .runs import CODEBOOK_PATH, train_model
 
     try:
         info = train_model(labels, out, corpus=corpus, annotator=annotator, exclude_threads=exclude_thread,
-                           use_cues=not no_cues, codebook_path=codebook or CODEBOOK_PATH)
+                           use_cues=not no_cues, codebook_path=codebook or CODEBOOK_PATH, cv=cv)
     except PipelineError as exc:
         _fail(exc)
     typer.echo(f"Trained on {info['n_units']} units from {info['n_threads']} threads "

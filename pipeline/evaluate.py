@@ -211,6 +211,26 @@ def error_analysis(joined: pd.DataFrame, probs: pd.DataFrame | None, units: pd.D
     return errors
 
 
+def calibration(gold: pd.DataFrame, preds: pd.DataFrame, codebook: Codebook, bins: int = 10) -> dict:
+    """Brier score and expected calibration error of held-out theme probabilities."""
+    from sklearn.metrics import brier_score_loss
+
+    joined = gold.merge(preds, on="unit_id", suffixes=("_gold", "_pred"))
+    out = {}
+    for t in codebook.theme_names:
+        if f"p_{t}" not in joined:
+            continue
+        y = joined["themes_gold"].map(lambda ts, t=t: t in set(ts if ts is not None else [])).to_numpy().astype(int)
+        p = joined[f"p_{t}"].to_numpy(dtype=float)
+        edges = np.linspace(0, 1, bins + 1)
+        which = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+        ece = sum(abs(p[which == b].mean() - y[which == b].mean()) * (which == b).mean() for b in range(bins)
+                  if (which == b).any())
+        out[t] = {"brier": round(float(brier_score_loss(y, p)), 4), "ece": round(float(ece), 4),
+                  "mean_p": round(float(p.mean()), 4), "base_rate": round(float(y.mean()), 4)}
+    return out
+
+
 # --- cross-validation by thread ------------------------------------------------------------
 
 RECIPES = ("majority", "rules", "supervised", "combined")
@@ -224,7 +244,8 @@ def make_coder(recipe: str, codebook: Codebook, random_state: int = 0):
     if recipe == "rules":
         return RuleCoder(codebook)
     if recipe == "supervised":
-        return SupervisedCoder(codebook, use_cues=False, tune_thresholds=False, random_state=random_state)
+        return SupervisedCoder(codebook, use_cues=False, tune_thresholds=False, C=1.0, stance_C=None,
+                               random_state=random_state)
     if recipe == "combined":
         return SupervisedCoder(codebook, use_cues=True, tune_thresholds=True, random_state=random_state)
     raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
@@ -326,6 +347,11 @@ def markdown_report(result: dict, plots: list[str] | None = None) -> str:
             kap = " | ".join(_num(a["themes"][t]["kappa"]) for t in result["theme_names"])
             lines.append(f"| {a['pair']} | {kap} | {_num(a['themes_all']['alpha'])} | {_num(a['stance_tr']['alpha'])} | "
                          f"{_num(a['reply_stance']['alpha'])} | {_num(a['stance_tr']['raw'])} |")
+    if result.get("calibration"):
+        lines += ["", "## Calibration of held-out theme probabilities", "", "| theme | Brier | ECE (10 bins) | mean p | base rate |",
+                  "|---|---|---|---|---|"]
+        for t, c in result["calibration"].items():
+            lines.append(f"| {t} | {c['brier']:.3f} | {c['ece']:.3f} | {c['mean_p']:.3f} | {c['base_rate']:.3f} |")
     if result.get("learning_curve"):
         lines += ["", "## Learning curve", "", "| training units | theme macro F1 | stance_tr F_avg | reply_stance macro F1 |",
                   "|---|---|---|---|"]

@@ -53,7 +53,7 @@ def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evalu
     meta = {
         "format_version": FORMAT_VERSION,
         "recipe": model.name,
-        "params": {"use_cues": model.use_cues, "C": model.C, "cue_weight": model.cue_weight,
+        "params": {"use_cues": model.use_cues, "C": model.C, "stance_C": model.stance_C, "cue_weight": model.cue_weight,
                    "min_df": model.min_df, "rule_prior": model.rule_prior,
                    "rule_precision": model.rule_precision, "random_state": model.random_state},
         "codebook": {"name": cb.name, "version": cb.version, "fingerprint": cb.fingerprint,

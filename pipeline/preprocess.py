@@ -89,18 +89,23 @@ def make_array_sentencizer(nlp: Language, name: str):
         return breaks[orth]
 
     def array_sentencizer(doc: Doc) -> Doc:
-        if not len(doc):
+        n = len(doc)
+        if not n:
             return doc
-        starts = numpy.full(len(doc), -1, dtype="int64")
+        arr = doc.to_array([ORTH, IS_PUNCT, IS_SPACE])
+        orth = arr[:, 0]
+        content = ~(arr[:, 1].astype(bool) | arr[:, 2].astype(bool))
+        uniq, inverse = numpy.unique(orth, return_inverse=True)
+        brk = numpy.array([is_break(int(o)) for o in uniq], dtype=bool)[inverse]
+        # A content token starts a sentence when a break came after the previous content token.
+        idx = numpy.arange(n)
+        last_brk = numpy.maximum.accumulate(numpy.where(brk, idx, -1))
+        last_content = numpy.maximum.accumulate(numpy.where(content, idx, -1))
+        prev_brk = numpy.concatenate([[-1], last_brk[:-1]])
+        prev_content = numpy.concatenate([[-1], last_content[:-1]])
+        starts = numpy.where(content & (prev_brk > prev_content) & (prev_content >= 0), 1, -1)
         starts[0] = 1
-        seen_break = False
-        for i, (orth, punct, space) in enumerate(doc.to_array([ORTH, IS_PUNCT, IS_SPACE]).tolist()):
-            if seen_break and not (punct or space):
-                starts[i] = 1
-                seen_break = False
-            elif is_break(orth):
-                seen_break = True
-        doc.from_array([SENT_START], starts.reshape(-1, 1).astype("uint64"))
+        doc.from_array([SENT_START], starts.astype("uint64").reshape(-1, 1))
         return doc
 
     return array_sentencizer

@@ -133,7 +133,7 @@ def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *
         model, meta = RuleCoder(codebook).fit(), {"recipe": "rules"}
     else:
         model, meta = load_model(model_dir, codebook)
-    nlp = build_nlp(codebook)
+    nlp = build_nlp(codebook, glossary=False)  # entities are not classifier inputs; the ruler costs ~15%
     feats, parents = featurize(units, nlp)
     probs = model.predict_proba(feats, parents)
     decisions = decide(codebook, probs, model.thresholds_, getattr(model, "priors_", None))
@@ -192,7 +192,7 @@ def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, 
                             fix="Pass --annotator with a name present in the file (e.g. gold).")
     excluded = set(exclude_threads)
     units = units[units["unit_id"].isin(set(labels["unit_id"])) | units["kind"].eq("post")].reset_index(drop=True)
-    nlp = build_nlp(codebook)
+    nlp = build_nlp(codebook, glossary=False)  # entities are not classifier inputs; the ruler costs ~15%
     feats_all, parents_all = featurize(units, nlp)
     lab = labels.set_index("unit_id")
     keep = [i for i, (uid, tid) in enumerate(zip(units["unit_id"], units["thread_id"]))
@@ -212,7 +212,7 @@ def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, 
 
 def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str | None = None,
                 annotator: str = "gold", exclude_threads: Iterable[str] = (), use_cues: bool = True,
-                codebook_path: Path | str = CODEBOOK_PATH, evaluation: dict | None = None) -> dict:
+                codebook_path: Path | str = CODEBOOK_PATH, evaluation: dict | None = None, cv: bool = False) -> dict:
     import hashlib
 
     from .classify import SupervisedCoder
@@ -221,6 +221,18 @@ def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str 
     codebook, units, feats, parents, y = training_data(labels_path, corpus, annotator=annotator,
                                                        exclude_threads=exclude_threads, codebook_path=codebook_path)
     model = SupervisedCoder(codebook, use_cues=use_cues).fit(feats, parents, y)
+    if cv and evaluation is None:  # leave-one-thread-out figures of this very recipe, for the model card
+        from .evaluate import align, cross_validate, score
+
+        labels = pd.DataFrame({"unit_id": units["unit_id"], "themes": [
+            [t for j, t in enumerate(codebook.theme_names) if y.themes[i, j]] for i in range(len(units))],
+            "stance_tr": y.stance_tr, "reply_stance": y.reply_stance})
+        preds = cross_validate(codebook, units, feats, parents, y, "combined" if use_cues else "supervised")
+        s = score(align(labels, preds)[0], codebook, groups=units["thread_id"].to_numpy())["summary"]
+        evaluation = {"theme macro F1": s["themes"]["macro_f1"], "theme micro F1": s["themes"]["micro_f1"],
+                      "stance_tr F_avg": s["stance_tr"].get("f_avg"), "stance_tr macro F1": s["stance_tr"]["macro_f1"],
+                      "reply_stance macro F1": s["reply_stance"]["macro_f1"],
+                      "theme macro F1 95% CI (threads)": s["themes"].get("macro_f1_ci_threads")}
     training = {"labels_file": str(Path(labels_path).name), "annotator": annotator,
                 "labels_sha256": hashlib.sha256(Path(labels_path).read_bytes()).hexdigest(),
                 "n_units": len(units), "n_threads": int(units["thread_id"].nunique()),
@@ -338,7 +350,7 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
                       codebook_path: Path | str = CODEBOOK_PATH, command: str = "") -> dict:
     """Leave-one-thread-out evaluation of training recipes, baselines side by side, and coder agreement."""
     from .codebook import load_codebook
-    from .evaluate import align, agreement, cross_validate, error_analysis, learning_curve as lc, score, write_report
+    from .evaluate import align, calibration, cross_validate, error_analysis, learning_curve as lc, score, write_report
     from .labels import read_labels
 
     codebook, units, feats, parents, y = training_data(gold_path, corpus, annotator=gold_annotator,
@@ -364,6 +376,7 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
         "theme_names": codebook.theme_names, "main": main, "baselines": baselines, "alignment": report,
         "agreement": _coder_agreements(all_labels, codebook, extra),
         "errors": error_analysis(joined, preds, units, codebook),
+        "calibration": calibration(gold, preds, codebook),
         "learning_curve": lc(codebook, units, feats, parents, y, gold, main_recipe) if learning_curve else [],
         "command": command,
     }
