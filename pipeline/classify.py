@@ -156,8 +156,12 @@ class SupervisedCoder:
         return "combined" if self.use_cues else "supervised"
 
     # --- features ---------------------------------------------------------------------
-    def _text_matrix(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], *, reply: bool = False):
-        X = self.vectorizer_.transform([f.lemma_string for f in feats])
+    def _text_matrix(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], *, reply: bool = False,
+                     X=None):
+        """TF-IDF of lemmas; for reply_stance also: top level?, asks a question?, length.  Pass ``X``
+        to reuse an already computed TF-IDF block (the transform is the costly part)."""
+        if X is None:
+            X = self.vectorizer_.transform([f.lemma_string for f in feats])
         if not reply:
             return X
         shape = np.array([[p is None, any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents),
@@ -216,7 +220,8 @@ class SupervisedCoder:
         self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
                                            min_df=self.min_df, sublinear_tf=True, max_features=50000)
         self.vectorizer_.fit([f.lemma_string for f in feats])
-        X, Xr = self._text_matrix(feats, parents), self._text_matrix(feats, parents, reply=True)
+        X = self._text_matrix(feats, parents)
+        Xr = self._text_matrix(feats, parents, reply=True, X=X)
         targets = self._targets(y)
         self.text_models_ = {k: self._base(v, k).fit(Xr if k == "reply_stance" else X, v) for k, v in targets.items()}
         self.calibrators_: dict = {}
@@ -326,7 +331,8 @@ class SupervisedCoder:
     def predict_proba(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None]) -> dict[str, np.ndarray]:
         if not feats:
             return {c: np.zeros(0) for c in self.codebook.all_labels}
-        X, Xr = self._text_matrix(feats, parents), self._text_matrix(feats, parents, reply=True)
+        X = self._text_matrix(feats, parents)
+        Xr = self._text_matrix(feats, parents, reply=True, X=X)
         scores = {k: self._scores(clf, Xr if k == "reply_stance" else X, self._classes(k))
                   for k, clf in self.text_models_.items()}
         if self.use_cues:
@@ -400,12 +406,10 @@ def explain(codebook: Codebook, f: UnitFeatures, decision: dict, model: Supervis
                                              "end": f.sents[si][1], "cues": [], "model_weight": 0.0})
                 if text not in item["cues"]:
                     item["cues"].append(text)
-        if model is not None and f.sents:
-            weights = model.unigram_weights(code)
-            scores = np.zeros(len(f.sents))
-            for lemma, si in zip(f.lemmas, f.lemma_sents):
-                if 0 <= si < len(scores):
-                    scores[si] += weights.get(lemma, 0.0)
+        if model is not None and f.sents and f.lemmas:
+            get = model.unigram_weights(code).get
+            scores = np.bincount(np.clip(f.lemma_sents, 0, len(f.sents) - 1),
+                                 weights=[get(lemma, 0.0) for lemma in f.lemmas], minlength=len(f.sents))
             for si in np.argsort(-scores)[:max_sentences]:
                 if scores[si] <= 0:
                     break

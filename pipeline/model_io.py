@@ -91,8 +91,10 @@ def load_model(path: Path | str, codebook: Codebook) -> tuple[SupervisedCoder, d
     if cbm.get("fingerprint") != codebook.fingerprint:
         raise PipelineError(
             Code.E203, f"the model was trained under codebook {cbm.get('name')} v{cbm.get('version')} "
-            f"(themes {cbm.get('themes')}), but the codebook given is {codebook.name} v{codebook.version} "
-            f"(themes {codebook.theme_names}); its codes or cues differ.", file=str(path),
+            f"(fingerprint {cbm.get('fingerprint')}, themes {cbm.get('themes')}), but the codebook given"
+            f"{' (' + codebook.path + ')' if codebook.path else ''} is {codebook.name} v{codebook.version} "
+            f"(fingerprint {codebook.fingerprint}, themes {codebook.theme_names}); its codes or cues differ.",
+            file=str(path),
             fix="Retrain with `python -m pipeline train --labels ... --out ...` under this codebook, "
                 "or pass the codebook the model was trained with (--codebook).")
     try:

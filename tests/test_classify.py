@@ -1,0 +1,197 @@
+"""Classifiers: the rule coder on inline units, the combined (supervised + cues) coder on the
+seed gold, decisions, evidence and determinism.  Behaviour and contracts, not scores: the
+hyper-parameters are still being tuned."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.classify import SCHEMES, MajorityCoder, RuleCoder, SupervisedCoder, decide, explain
+from pipeline.parse import parse_string, to_frames
+from pipeline.runs import featurize
+
+ROWS = [
+    {"thread_id": "t", "comment_id": "p", "kind": "post",
+     "text": "Guest blog. My caseload is unmanageable and I work unpaid overtime most weekends."},
+    {"thread_id": "t", "comment_id": "1", "text": "Heroin users on UPW rarely complete their hours. Breach is a farce."},
+    {"thread_id": "t", "comment_id": "2", "parent_id": "1", "text": "I agree, spot on."},
+    {"thread_id": "t", "comment_id": "3", "parent_id": "1", "text": "Can you expand on that? Which area are you in?"},
+    {"thread_id": "t", "comment_id": "4", "text": "The weather in Leeds was lovely yesterday."},
+    {"thread_id": "t", "comment_id": "5",
+     "text": "The SPO was scapegoated after the SFO and hung out to dry; we live in fear of the blame culture."},
+]
+
+
+@pytest.fixture(scope="module")
+def inline(nlp):
+    units = to_frames(parse_string("\n".join(json.dumps(r) for r in ROWS), kind="jsonl"))[1]
+    feats, parents = featurize(units, nlp)
+    return units, feats, parents
+
+
+def _row(units, uid):
+    return list(units["unit_id"]).index(uid)
+
+
+def test_inline_units_are_built(inline):
+    units, feats, parents = inline
+    assert list(units["unit_id"]) == ["t/post", "t/c1", "t/c1.r1", "t/c1.r2", "t/c2", "t/c3"]
+    assert len(feats) == len(parents) == len(units)
+    assert parents[0] is None
+    assert parents[_row(units, "t/c1.r1")] is feats[_row(units, "t/c1")]
+
+
+def test_rule_coder_on_inline_units(codebook, inline):
+    units, feats, parents = inline
+    coder = RuleCoder(codebook).fit()
+    probs = coder.predict_proba(feats, parents)
+    assert set(probs) == set(codebook.all_labels)
+    decisions = decide(codebook, probs, coder.thresholds_)
+    got = dict(zip(units["unit_id"], decisions))
+    assert got["t/post"]["themes"] == ["workload"]
+    assert got["t/c1"]["themes"] == ["drug_use_upw"]
+    assert got["t/c1"]["stance_tr"] == "against"
+    assert got["t/c1.r1"]["reply_stance"] == "support"
+    assert got["t/c1.r2"]["reply_stance"] == "query"
+    assert got["t/c2"] == {"themes": [], "stance_tr": "none", "reply_stance": "comment"}
+    assert got["t/c3"]["themes"] == ["blame_culture"]
+
+
+def test_rule_coder_probabilities_follow_cue_counts(codebook, inline):
+    units, feats, parents = inline
+    probs = RuleCoder(codebook).fit().predict_proba(feats, parents)
+    counts = np.array([sum(c == "blame_culture" for c, _, _ in f.cues) for f in feats])
+    p = probs["blame_culture"]
+    assert np.all(p[counts == 0] == 0)
+    order = np.argsort(counts)
+    assert np.all(np.diff(p[order]) >= 0), "more cues never lower the probability"
+    for scheme in SCHEMES:
+        total = sum(probs[v] for v in codebook.values(scheme))
+        np.testing.assert_allclose(total, 1.0)
+
+
+@pytest.mark.parametrize("min_cues", [1, 2, 3])
+def test_rule_coder_min_cues(codebook, inline, min_cues):
+    """A theme is coded exactly when at least ``min_cues`` of its cues match."""
+    _, feats, parents = inline
+    coder = RuleCoder(codebook, min_cues=min_cues).fit()
+    decisions = decide(codebook, coder.predict_proba(feats, parents), coder.thresholds_)
+    for f, d in zip(feats, decisions):
+        for theme in codebook.theme_names:
+            n = sum(c == theme for c, _, _ in f.cues)
+            assert (theme in d["themes"]) is (n >= min_cues), (f.text, theme, n)
+
+
+def test_majority_coder(codebook, gold_data):
+    _, _, feats, parents, y = gold_data
+    coder = MajorityCoder(codebook).fit(feats, parents, y)
+    decisions = decide(codebook, coder.predict_proba(feats[:5], parents[:5]), coder.thresholds_)
+    values, counts = np.unique(y.stance_tr, return_counts=True)
+    assert {d["stance_tr"] for d in decisions} == {values[np.argmax(counts)]}
+
+
+# ---------------------------------------------------------------- the combined coder
+
+
+def test_gold_training_data_is_aligned(gold_data):
+    codebook, units, feats, parents, y = gold_data
+    n = len(units)
+    assert n >= 100 and len(feats) == len(parents) == n
+    assert y.themes.shape == (n, len(codebook.theme_names))
+    assert set(y.stance_tr) <= set(codebook.values("stance_tr"))
+    assert set(y.reply_stance) <= set(codebook.values("reply_stance"))
+    assert sorted(set(y.groups)) == ["000", "001", "002", "003", "004"]
+    assert list(y.groups) == list(units["thread_id"])
+
+
+def test_supervised_probabilities(fitted_coder, gold_data):
+    codebook, _, feats, parents, _ = gold_data
+    probs = fitted_coder.predict_proba(feats, parents)
+    assert set(probs) == set(codebook.all_labels)
+    for code, p in probs.items():
+        assert p.shape == (len(feats),)
+        assert np.all(np.isfinite(p)) and np.all((p >= 0) & (p <= 1)), code
+    for scheme in SCHEMES:
+        total = sum(probs[v] for v in codebook.values(scheme))
+        np.testing.assert_allclose(total, 1.0, atol=1e-9)
+
+
+def test_supervised_decisions_use_valid_codes(fitted_coder, gold_data):
+    codebook, _, feats, parents, _ = gold_data
+    probs = fitted_coder.predict_proba(feats, parents)
+    assert set(fitted_coder.thresholds_) == set(codebook.theme_names)
+    assert all(0 < t < 1 for t in fitted_coder.thresholds_.values())
+    decisions = decide(codebook, probs, fitted_coder.thresholds_, fitted_coder.priors_)
+    assert len(decisions) == len(feats)
+    for d in decisions:
+        assert set(d["themes"]) <= set(codebook.theme_names)
+        assert len(d["themes"]) == len(set(d["themes"]))
+        for scheme in SCHEMES:
+            assert d[scheme] in codebook.values(scheme)
+    # on its own training data the model codes every theme somewhere and is not constant
+    assert {t for d in decisions for t in d["themes"]} == set(codebook.theme_names)
+    assert len({d["stance_tr"] for d in decisions}) > 1
+
+
+def test_supervised_on_new_text(fitted_coder, codebook, inline):
+    units, feats, parents = inline
+    probs = fitted_coder.predict_proba(feats, parents)
+    for code in codebook.all_labels:
+        assert np.all((probs[code] >= 0) & (probs[code] <= 1))
+    empty = fitted_coder.predict_proba([], [])
+    assert all(len(v) == 0 for v in empty.values())
+
+
+def test_supervised_without_cues(codebook, gold_data):
+    _, _, feats, parents, y = gold_data
+    coder = SupervisedCoder(codebook, use_cues=False, tune_thresholds=False).fit(feats, parents, y)
+    assert coder.name == "supervised"
+    probs = coder.predict_proba(feats[:20], parents[:20])
+    for scheme in SCHEMES:
+        np.testing.assert_allclose(sum(probs[v] for v in codebook.values(scheme)), 1.0, atol=1e-9)
+
+
+def test_evidence_names_own_sentences_and_cues(fitted_coder, gold_data):
+    codebook, units, feats, parents, _ = gold_data
+    probs = fitted_coder.predict_proba(feats, parents)
+    decisions = decide(codebook, probs, fitted_coder.thresholds_, fitted_coder.priors_)
+    checked_cues = 0
+    for i, (f, d) in enumerate(zip(feats, decisions)):
+        own = units.at[i, "own_text"]
+        evidence = explain(codebook, f, d, fitted_coder)
+        assert set(evidence) == set(d["themes"]) | {d[s] for s in SCHEMES}
+        for code, items in evidence.items():
+            for item in items:
+                assert item["sentence"] and item["sentence"] in own
+                assert own[item["start"]:item["end"]].strip() == item["sentence"]
+                for cue in item["cues"]:
+                    assert cue in item["sentence"]
+                    assert (code, cue) in {(c, t) for c, t, _ in f.cues}
+                    checked_cues += 1
+    assert checked_cues > 20
+
+
+def test_evidence_of_rules_only_is_cue_sentences(codebook, inline):
+    units, feats, parents = inline
+    coder = RuleCoder(codebook).fit()
+    d = decide(codebook, coder.predict_proba(feats, parents), coder.thresholds_)
+    i = _row(units, "t/c1")
+    evidence = explain(codebook, feats[i], d[i], None)
+    (item,) = [it for it in evidence["drug_use_upw"] if it["cues"]][:1]
+    assert item["sentence"] == "Heroin users on UPW rarely complete their hours."
+    assert {"Heroin", "UPW"} <= set(item["cues"])
+    assert evidence["against"][0]["sentence"] == "Breach is a farce."
+
+
+def test_same_random_state_same_probabilities(fitted_coder, gold_data):
+    codebook, _, feats, parents, y = gold_data
+    again = SupervisedCoder(codebook, use_cues=True, random_state=0).fit(feats, parents, y)
+    a, b = fitted_coder.predict_proba(feats, parents), again.predict_proba(feats, parents)
+    assert set(a) == set(b)
+    for code in a:
+        np.testing.assert_array_equal(a[code], b[code])
+    assert again.thresholds_ == fitted_coder.thresholds_
+    assert again.priors_ == fitted_coder.priors_
