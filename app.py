@@ -281,21 +281,21 @@ def build_run_ui(run: Path, inputs: list[Path], model: str, label: str) -> bool:
         bar = st.progress(0.0, text=f"Parsing {len(files)} files...")
         seen = [0]
 
-        def on_file(path: Path) -> None:
-            seen[0] += 1
-            bar.progress(min(seen[0] / max(len(files), 1), 1.0), text=f"Parsing {path.name}")
+        def on_chunk(chunk: dict) -> None:  # called as each chunk of files is parsed and coded
+            seen[0] += len(chunk["files"])
+            bar.progress(min(seen[0] / max(len(files), 1), 1.0), text=f"Parsed and coded {seen[0]} of {len(files)} files")
 
         st.write(f"Coding with model `{Path(model).name if model != 'rules' else 'rules'}` once parsed...")
         t0 = time.perf_counter()
         try:
-            result = run_all(inputs, run, model_dir=model, on_file=on_file)
+            result = run_all(inputs, run, model_dir=model, workers=1, progress=on_chunk)
         except PipelineError as exc:
             status.update(label="Could not build the run", state="error")
             st.error(md(exc))
             return False
         bar.progress(1.0, text="Done")
         p = result["parse"]
-        status.update(label=f"Built {run.name}: {p.threads} threads, {p.units} units in "
+        status.update(label=f"Built {run.name}: {p['threads']} threads, {p['units']} units in "
                             f"{time.perf_counter() - t0:.1f}s", state="complete", expanded=False)
     return True
 

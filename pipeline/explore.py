@@ -74,7 +74,7 @@ def stance_colour(value: str) -> str:
 # --- Reading a run ---------------------------------------------------------------------------
 
 def _existing_columns(path: Path, wanted: Iterable[str]) -> list[str]:
-    names = set(pq.read_schema(path).names)
+    names = set(_schema_names(path))
     return [c for c in wanted if c in names]
 
 
@@ -113,6 +113,13 @@ def thread_dates(threads: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
     return post.fillna(earliest.reindex(post.index)).dt.normalize()
 
 
+def _schema_names(path: Path) -> list[str]:
+    """Column names of a Parquet file or of a partitioned dataset (a folder of parts, as chunked runs write)."""
+    import pyarrow.dataset as pads
+
+    return pads.dataset(str(path), format="parquet").schema.names
+
+
 def read_run(run: Path | str, codebook: Codebook) -> dict:
     """The run as one flat table (units + labels + thread title and date) and the threads table.
 
@@ -128,7 +135,7 @@ def read_run(run: Path | str, codebook: Codebook) -> dict:
     codes = codebook.theme_names
     has_labels = lpath.exists()
     if has_labels:
-        cols = [c for c in pq.read_schema(lpath).names if c != "evidence"]
+        cols = [c for c in _schema_names(lpath) if c != "evidence"]
         ltbl = pq.read_table(lpath, columns=cols)
         m = theme_matrix(ltbl.column("themes"), codes)
         labels = ltbl.drop(["themes"]).to_pandas()
@@ -186,7 +193,7 @@ def themes_string(matrix: np.ndarray, codes: Sequence[str], sep: str = ", ") -> 
 def read_column(run: Path | str, table: str, column: str, unit_ids: Sequence[str] | None = None) -> pd.Series:
     """One column of a run table as a Series indexed by unit_id (optionally only some units)."""
     path = Path(run) / f"{table}.parquet"
-    if not path.exists() or column not in pq.read_schema(path).names:
+    if not path.exists() or column not in _schema_names(path):
         return pd.Series(dtype=object)
     tbl = pq.read_table(path, columns=["unit_id", column])
     if unit_ids is not None:

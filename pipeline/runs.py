@@ -116,7 +116,11 @@ def labels_frame(units: pd.DataFrame, codebook, probs: dict, decisions: list[dic
             row[f"p_{code}"] = round(float(probs[code][i]), 4)
         row["evidence"] = json.dumps(explain(codebook, feats[i], d, model), ensure_ascii=False)
         rows.append(row)
-    return pd.DataFrame(rows)
+    prob_cols = [f"p_{code}" for code in codebook.all_labels]
+    df = pd.DataFrame(rows, columns=["unit_id", "themes", "stance_tr", "reply_stance", *prob_cols, "evidence"])
+    if not rows:  # an empty chunk or Dask partition (and Dask's meta): the same columns and types as a full table
+        df = df.astype({c: "float64" for c in prob_cols})
+    return df
 
 
 def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *,
@@ -245,8 +249,7 @@ def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str 
 
 def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
             codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False, engine: str = "local",
-            chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None,
-            on_file: Callable[[Path], None] | None = None, progress=None) -> dict:
+            chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None, progress=None) -> dict:
     """parse + classify into one run directory, chunked and restartable (see pipeline.scale)."""
     from .scale import classify_dask, run_chunked
 

@@ -174,6 +174,22 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
     return summary
 
 
+def _thread_slices(units_path: Path, n: int) -> list[tuple[str, int, int]]:
+    """``(path, start, stop)`` row ranges of about equal size, each holding whole threads."""
+    import pyarrow.parquet as pq
+
+    tids = pq.read_table(units_path, columns=["thread_id"]).column("thread_id").to_pylist()
+    starts = [i for i in range(1, len(tids)) if tids[i] != tids[i - 1]]
+    cuts = sorted({min(starts, key=lambda s: abs(s - k * len(tids) / n)) for k in range(1, n)} if starts else set())
+    bounds = [0, *cuts, len(tids)]
+    return [(str(units_path), a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _units_rows(spec: tuple[str, int, int]) -> pd.DataFrame:
+    path, start, stop = spec
+    return store.read_parquet(path).iloc[start:stop].reset_index(drop=True)
+
+
 def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path | str,
                   scheduler: str | None = None, n_workers: int = 2) -> dict:
     """Classify ``<run>/units.parquet`` partition by partition on a Dask cluster.
@@ -200,9 +216,11 @@ def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path
     try:
         units = dd.read_parquet(str(units_path))
         if units.npartitions < n_workers:
-            units = units.repartition(npartitions=n_workers)
-        meta = classify_frame(units._meta.iloc[:0].copy() if len(units._meta) == 0 else units.head(1), str(model_dir),
-                              str(codebook_path)).iloc[:0]
+            # Split along thread boundaries: a reply's features include its parent's, so a partition
+            # cut inside a thread (as ``repartition`` does) would change its labels.
+            units = dd.from_map(_units_rows, _thread_slices(units_path, n_workers), meta=units._meta)
+        # Dask's meta: the labels of no units (``_meta`` is always empty) have the labels table's columns.
+        meta = classify_frame(units._meta, str(model_dir), str(codebook_path))
         labels = units.map_partitions(classify_frame, str(model_dir), str(codebook_path), meta=meta)
         frame = labels.compute()
     finally:

@@ -45,6 +45,14 @@ def test_atomic_writes_leave_no_temp_files(tmp_path):
     assert [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()] == [{"a": 1}, {"a": 2}]
 
 
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    """mkstemp creates 0600 files; outputs must be readable like any other written file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    store.write_text("x", tmp_path / "t.txt")
+    assert (tmp_path / "t.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_identical_data_gives_identical_parquet_bytes(tmp_path):
     df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     store.write_parquet(df, tmp_path / "1.parquet")
