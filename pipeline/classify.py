@@ -247,8 +247,11 @@ class SupervisedCoder:
         if self.tune_thresholds:
             probs = self._calibrated(oof, feats, parents)
             for t in self.codebook.theme_names:
-                scores = [f1_score(targets[t], probs[t] >= th, zero_division=0) for th in THRESHOLD_GRID]
-                self.thresholds_[t] = float(THRESHOLD_GRID[int(np.argmax(scores))])
+                scores = np.array([f1_score(targets[t], probs[t] >= th, zero_division=0) for th in THRESHOLD_GRID])
+                # Of the thresholds with the best F1 (often a plateau), take the one nearest 0.5: the
+                # held-out scores it is tuned on are less confident than a final model's in-sample ones.
+                best = THRESHOLD_GRID[scores >= scores.max() - 1e-9]
+                self.thresholds_[t] = float(best[np.argmin(np.abs(best - 0.5))])
         return self
 
     def _stack(self, key: str, scores: np.ndarray, feats, parents) -> np.ndarray:

@@ -64,3 +64,11 @@ class PipelineError(Exception):
         self.problem = Problem(code=str(getattr(code, "value", code)), file=str(file), message=message,
                                fix=fix, line=line, severity="error")
         super().__init__(str(self.problem))
+
+    def __reduce__(self):  # picklable, so an error raised in a worker process arrives intact
+        p = self.problem
+        return (_rebuild_error, (p.code, p.message, p.file, p.line, p.fix))
+
+
+def _rebuild_error(code: str, message: str, file: str, line: int | None, fix: str) -> PipelineError:
+    return PipelineError(code, message, file=file, line=line, fix=fix)

@@ -79,60 +79,98 @@ def _stance_scores(g: np.ndarray, p: np.ndarray, values: list[str]) -> dict:
     return out
 
 
-def _bootstrap(stat, n: int, groups: np.ndarray | None, seed: int) -> tuple[float, float]:
-    """95% percentile interval of ``stat(index array)`` over resamples of units or of whole threads."""
+def _resample_weights(n: int, groups: np.ndarray | None, seed: int, batch: int = 100):
+    """Bootstrap resamples as weight matrices (how often each unit is drawn), ``batch`` at a time.
+
+    Resampling units draws n units with replacement; resampling threads draws whole threads
+    with replacement (the cluster bootstrap), so within-thread dependence is respected.
+    """
     rng = np.random.default_rng(seed)
-    values = []
-    if groups is None:
-        for _ in range(N_BOOT):
-            values.append(stat(rng.integers(0, n, n)))
-    else:
-        uniq = np.unique(groups)
-        members = {g: np.flatnonzero(groups == g) for g in uniq}
-        for _ in range(N_BOOT):
-            picked = rng.choice(uniq, len(uniq), replace=True)
-            values.append(stat(np.concatenate([members[g] for g in picked])))
+    if groups is not None:
+        uniq, inverse = np.unique(groups, return_inverse=True)
+        membership = np.zeros((len(uniq), n))
+        membership[inverse, np.arange(n)] = 1.0
+    for start in range(0, N_BOOT, batch):
+        b = min(batch, N_BOOT - start)
+        if groups is None:
+            draws = rng.integers(0, n, (b, n))
+            W = np.zeros((b, n))
+            np.add.at(W, (np.repeat(np.arange(b), n), draws.ravel()), 1.0)
+        else:
+            picks = rng.integers(0, len(uniq), (b, len(uniq)))
+            counts = np.zeros((b, len(uniq)))
+            np.add.at(counts, (np.repeat(np.arange(b), len(uniq)), picks.ravel()), 1.0)
+            W = counts @ membership
+        yield W
+
+
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 from counts; NaN where a resample holds neither gold nor predicted examples of the label
+    (such a resample says nothing about the label, so it must not count as F1 = 0)."""
+    denom = 2 * tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2 * tp / np.where(denom > 0, denom, 1), np.nan)
+
+
+def _ci(values: np.ndarray) -> tuple[float, float] | None:
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return None
     lo, hi = np.percentile(values, [2.5, 97.5])
     return round(float(lo), 3), round(float(hi), 3)
 
 
+def _boot_f1(gold: np.ndarray, pred: np.ndarray, n: int, groups: np.ndarray | None, seed: int) -> np.ndarray:
+    """Per-label F1 over N_BOOT resamples: (N_BOOT, labels) from binary (n, labels) matrices, plus micro F1."""
+    tp_m, fp_m, fn_m = (gold & pred).astype(float), (~gold & pred).astype(float), (gold & ~pred).astype(float)
+    per, micro = [], []
+    for W in _resample_weights(n, groups, seed):
+        tp, fp, fn = W @ tp_m, W @ fp_m, W @ fn_m
+        per.append(_f1(tp, fp, fn))
+        micro.append(_f1(tp.sum(1), fp.sum(1), fn.sum(1)))
+    return np.vstack(per), np.concatenate(micro)
+
+
+def _nanmean_rows(m: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        counts = (~np.isnan(m)).sum(1)
+        return np.where(counts > 0, np.nansum(m, 1) / np.maximum(counts, 1), np.nan)
+
+
 def score(joined: pd.DataFrame, codebook: Codebook, *, groups: np.ndarray | None = None, seed: int = 0) -> dict:
-    """Metrics of predictions (``*_pred``) against gold (``*_gold``) on aligned rows."""
+    """Metrics of predictions (``*_pred``) against gold (``*_gold``) on aligned rows, with 95%
+    bootstrap intervals (resampling units, and separately threads when ``groups`` is given)."""
     names = codebook.theme_names
-    G = theme_matrix(joined["themes_gold"], names)
-    P = theme_matrix(joined["themes_pred"], names)
+    G = theme_matrix(joined["themes_gold"], names).astype(bool)
+    P = theme_matrix(joined["themes_pred"], names).astype(bool)
     n = len(joined)
+    resamplings = {"units": None} if groups is None else {"units": None, "threads": np.asarray(groups)}
+    boot = {k: _boot_f1(G, P, n, g, seed) for k, g in resamplings.items()}
     prec, rec, f1, sup = precision_recall_fscore_support(G, P, average=None, zero_division=0, labels=range(len(names)))
     per_label = []
     for j, t in enumerate(names):
         row = {"scheme": "themes", "label": t, "precision": round(float(prec[j]), 3), "recall": round(float(rec[j]), 3),
                "f1": round(float(f1[j]), 3), "support": int(sup[j]), "predicted": int(P[:, j].sum())}
-
-        def stat(idx, j=j):
-            return f1_score(G[idx, j], P[idx, j], zero_division=0)
-        row["f1_ci_units"] = _bootstrap(stat, n, None, seed)
-        if groups is not None:
-            row["f1_ci_threads"] = _bootstrap(stat, n, groups, seed)
+        for k, (per, _) in boot.items():
+            row[f"f1_ci_{k}"] = _ci(per[:, j])
         per_label.append(row)
     summary = {"n_units": n, "themes": {k: round(v, 3) for k, v in _theme_scores(G, P).items()}}
-    for key in ("macro_f1", "micro_f1"):
-        def stat(idx, key=key):
-            return _theme_scores(G[idx], P[idx])[key]
-        summary["themes"][f"{key}_ci_units"] = _bootstrap(stat, n, None, seed)
-        if groups is not None:
-            summary["themes"][f"{key}_ci_threads"] = _bootstrap(stat, n, groups, seed)
+    for k, (per, micro) in boot.items():
+        summary["themes"][f"macro_f1_ci_{k}"] = _ci(_nanmean_rows(per))
+        summary["themes"][f"micro_f1_ci_{k}"] = _ci(micro)
     confusion = {}
     for scheme in SCHEMES:
         values = codebook.values(scheme)
         g = joined[f"{scheme}_gold"].fillna(codebook.stances[scheme].default).to_numpy()
         p = joined[f"{scheme}_pred"].fillna(codebook.stances[scheme].default).to_numpy()
         s = {k: round(v, 3) for k, v in _stance_scores(g, p, values).items()}
-        for key in [k for k in ("macro_f1", "f_avg") if k in s]:
-            def stat(idx, key=key):
-                return _stance_scores(g[idx], p[idx], values)[key]
-            s[f"{key}_ci_units"] = _bootstrap(stat, n, None, seed)
-            if groups is not None:
-                s[f"{key}_ci_threads"] = _bootstrap(stat, n, groups, seed)
+        gm = np.column_stack([g == v for v in values])
+        pm = np.column_stack([p == v for v in values])
+        for k, grp in resamplings.items():
+            per, _ = _boot_f1(gm, pm, n, grp, seed)
+            s[f"macro_f1_ci_{k}"] = _ci(_nanmean_rows(per))
+            if "f_avg" in s:
+                s[f"f_avg_ci_{k}"] = _ci(_nanmean_rows(per[:, [values.index("favour"), values.index("against")]]))
         summary[scheme] = s
         prec, rec, f1, sup = precision_recall_fscore_support(g, p, labels=values, average=None, zero_division=0)
         for j, v in enumerate(values):
@@ -275,10 +313,14 @@ def cross_validate(codebook: Codebook, units: pd.DataFrame, feats: list, parents
 
 
 def learning_curve(codebook: Codebook, units, feats, parents, y, gold: pd.DataFrame, recipe: str = "combined",
-                   fractions=(0.25, 0.5, 0.75, 1.0), seed: int = 0) -> list[dict]:
+                   fractions=(0.25, 0.5, 0.75, 1.0), seed: int = 0, full_preds: pd.DataFrame | None = None) -> list[dict]:
+    """Held-out scores when each training fold keeps only a fraction of its units (seeded subsample)."""
     points = []
     for frac in fractions:
-        preds = cross_validate(codebook, units, feats, parents, y, recipe, train_fraction=frac, seed=seed)
+        if frac == 1.0 and full_preds is not None:  # the full cross-validation was already run
+            preds = full_preds
+        else:
+            preds = cross_validate(codebook, units, feats, parents, y, recipe, train_fraction=frac, seed=seed)
         joined, _ = align(gold, preds)
         s = score(joined, codebook, seed=seed)["summary"]
         n_train = int(np.mean([(y.groups != g).sum() * frac for g in set(y.groups.tolist())]))

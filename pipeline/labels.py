@@ -71,11 +71,12 @@ def read_labels(path: Path | str, codebook: Codebook, *, known_units: set[str] |
     if known_units is not None and len(df):
         missing = sorted(set(df["unit_id"]) - known_units)
         if missing:
+            first = int(df.loc[df["unit_id"].isin(missing), "line"].min())  # name the first such line
             problems.append(Problem(Code.E202.value, str(path),
                                     f"{len(missing)} labelled unit ids are not in the parsed units "
                                     f"(e.g. {', '.join(missing[:3])}).",
                                     "Check the labels were made on the same corpus; evaluation matches "
-                                    "the rest by normalised text."))
+                                    "the rest by normalised text.", line=first))
     dup = df.duplicated(["unit_id", "annotator"], keep="last")
     if dup.any():  # the latest label of a coder for a unit wins, as in the annotation store
         df = df[~dup]

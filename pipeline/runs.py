@@ -251,9 +251,13 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
             codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False, engine: str = "local",
             chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None, progress=None) -> dict:
     """parse + classify into one run directory, chunked and restartable (see pipeline.scale)."""
-    from .scale import classify_dask, run_chunked
+    from .scale import check_coder, classify_dask, run_chunked
 
     out = Path(out)
+    if engine not in ("local", "dask"):  # before parsing anything
+        raise PipelineError(Code.E205, f"unknown engine {engine!r}.", fix="Use --engine local or --engine dask.")
+    if engine == "dask":
+        check_coder(model_dir, codebook_path)  # a bad model fails before the run directory is touched
     summary = run_chunked(inputs, out, model_dir=model_dir, codebook_path=codebook_path, chunk_mb=chunk_mb,
                           workers=workers, classify=engine == "local", progress=progress)
     if engine == "dask":
@@ -380,7 +384,8 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
         "agreement": _coder_agreements(all_labels, codebook, extra),
         "errors": error_analysis(joined, preds, units, codebook),
         "calibration": calibration(gold, preds, codebook),
-        "learning_curve": lc(codebook, units, feats, parents, y, gold, main_recipe) if learning_curve else [],
+        "learning_curve": lc(codebook, units, feats, parents, y, gold, main_recipe, full_preds=preds)
+        if learning_curve else [],
         "command": command,
     }
     write_report(result, out)

@@ -76,6 +76,16 @@ def _coder(model_dir: str, codebook_path: str):
     return codebook, model, meta, build_nlp(codebook, glossary=False)
 
 
+def check_coder(model_dir: Path | str, codebook_path: Path | str) -> None:
+    """Load the codebook and model once, so that a bad one fails before the run directory is touched."""
+    from .codebook import load_codebook
+    from .model_io import load_model
+
+    codebook = load_codebook(codebook_path)
+    if str(model_dir) != "rules":
+        load_model(model_dir, codebook)
+
+
 def classify_frame(units: pd.DataFrame, model_dir: str, codebook_path: str) -> pd.DataFrame:
     """Classify a frame of units (one chunk or one Dask partition); same output as runs.classify_units."""
     from .classify import decide
@@ -121,6 +131,8 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
     from joblib import Parallel, delayed
 
     out = Path(out)
+    if classify:
+        check_coder(model_dir, codebook_path)  # E201/E203/E204 before any earlier output is replaced
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"chunks": {}}
@@ -206,6 +218,7 @@ def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path
     units_path = run / "units.parquet"
     if not units_path.exists():
         raise PipelineError(Code.E205, "units.parquet is missing.", file=str(run), fix="Run `parse` first.")
+    check_coder(model_dir, codebook_path)  # a bad model or codebook fails here, not on every worker
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -218,7 +231,9 @@ def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path
         if units.npartitions < n_workers:
             # Split along thread boundaries: a reply's features include its parent's, so a partition
             # cut inside a thread (as ``repartition`` does) would change its labels.
-            units = dd.from_map(_units_rows, _thread_slices(units_path, n_workers), meta=units._meta)
+            slices = _thread_slices(units_path, n_workers)
+            if len(slices) > 1:
+                units = dd.from_map(_units_rows, slices, meta=units._meta)
         # Dask's meta: the labels of no units (``_meta`` is always empty) have the labels table's columns.
         meta = classify_frame(units._meta, str(model_dir), str(codebook_path))
         labels = units.map_partitions(classify_frame, str(model_dir), str(codebook_path), meta=meta)
@@ -246,4 +261,4 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-__all__ = ["run_chunked", "classify_dask", "classify_frame", "plan_chunks", "peak_rss_mb"]
+__all__ = ["run_chunked", "classify_dask", "classify_frame", "check_coder", "plan_chunks", "peak_rss_mb"]

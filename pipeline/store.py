@@ -34,11 +34,16 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
-        if target.is_dir():  # a partitioned dataset being replaced by a single file
-            import shutil
+        if target.is_dir():  # a partitioned dataset being replaced by a single file:
+            import shutil  # move it aside first, so a crash leaves the old table, not none
 
-            shutil.rmtree(target)
-        os.replace(tmp_path, target)
+            aside = target.with_name(f".{target.name}.old")
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(target, aside)
+            os.replace(tmp_path, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -108,9 +108,8 @@ def trained_model(tmp_path_factory, labels_path):
 
 @pytest.fixture
 def fast_bootstrap(monkeypatch):
-    """Fewer bootstrap resamples (40 instead of 1000) for tests of evaluation *behaviour*:
-    with sklearn's f1_score in the loop, 1000 resamples cost about a minute per report."""
+    """Fewer bootstrap resamples (20 instead of 1000) for tests of evaluation *behaviour*."""
     import pipeline.evaluate
 
-    monkeypatch.setattr(pipeline.evaluate, "N_BOOT", 40)
-    return 40
+    monkeypatch.setattr(pipeline.evaluate, "N_BOOT", 20)
+    return 20

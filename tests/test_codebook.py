@@ -201,9 +201,8 @@ def test_added_theme_reaches_classify_columns(extended_codebook_path, seed_units
     # thread 000 discusses MAPPA and VISOR, so the new theme's cues fire somewhere
     assert (p > 0).any()
     assert labels["themes"].map(lambda ts: "risk_public_protection" in ts).any()
-    for row in labels.itertuples():
-        for code in row.themes:
-            assert code in load_codebook(extended_codebook_path).theme_names
+    themes = set(load_codebook(extended_codebook_path).theme_names)
+    assert all(set(ts) <= themes for ts in labels["themes"])
     evidence = [json.loads(e) for e in labels["evidence"]]
     assert any("risk_public_protection" in e for e in evidence)
 

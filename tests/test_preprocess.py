@@ -117,12 +117,8 @@ def test_codebook_traps(nlp, text, code, present):
     assert (code in codes_of(nlp, text)) is present
 
 
-def test_quoted_text_gives_no_cues():
+def test_quoted_text_gives_no_cues(nlp):
     """A reply quoting its parent's 'TR is a success' gets no favour cue from the quote."""
-    from pipeline.codebook import load_codebook
-    from pipeline.runs import CODEBOOK_PATH
-
-    nlp = build_nlp(load_codebook(CODEBOOK_PATH), glossary=False)
     reply = '"TR is a success and the critics are all wrong about it" Really? I see nothing but chaos every day.'
     quoted, own = split_quotes(reply)
     assert quoted and "TR is a success" in quoted[0]

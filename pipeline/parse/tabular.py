@@ -90,7 +90,20 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
     return list(threads.values())
 
 
+def _quote_left_open(rest: str) -> bool:
+    """True if the CSV text ``rest`` (from the start of a row) ends inside a quoted field."""
+    try:
+        for _ in csv.reader(io.StringIO(rest), strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
 def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
+    # The csv module refuses fields over 128 KB by default (and then drops the rest of the file);
+    # no field can be longer than the file itself.
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
     reader = csv.DictReader(io.StringIO(text))
     try:
         header = reader.fieldnames or []
@@ -104,11 +117,14 @@ def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
                             fix=f"Name the columns {', '.join(REQUIRED)} (see README, 'CSV and JSONL input').")
     problems: list[Problem] = []
     rows: list[tuple[int, dict]] = []
+    prev = last = reader.line_num  # the header's last line
     try:
         for row in reader:
             # line_num is the row's last line; a quoted field may hold line breaks: name the first line
-            line = reader.line_num - sum((v if isinstance(v, str) else "".join(v or ())).count("\n")
-                                         for v in row.values())
+            # (but not before the previous row's end: a quote left open also takes in the final newline)
+            line = max(prev + 1, reader.line_num - sum((v if isinstance(v, str) else "".join(v or ())).count("\n")
+                                                       for v in row.values()))
+            prev, last = reader.line_num, line
             if None in row:  # more fields than the header
                 problems.append(Problem(Code.E007.value, source_file, "the row has more fields than the header; "
                                         "skipped.", "Quote fields that contain commas.", line=line))
@@ -117,6 +133,11 @@ def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
     except csv.Error as exc:
         problems.append(Problem(Code.E007.value, source_file, f"CSV error: {exc}; the rest of the file was skipped.",
                                 "Check quoting near this line.", line=reader.line_num))
+    else:
+        if prev > last and _quote_left_open(text.split("\n", last - 1)[-1]):
+            problems.append(Problem(Code.E007.value, source_file, "a quote opened in this row is never closed: its "
+                                    "field runs to the end of the file and holds every line after it.",
+                                    'Close the quote; double any quote inside a quoted field ("").', line=last))
     threads = _build(rows, source_file, "csv", problems)
     if not threads:
         raise PipelineError(Code.E007, "no usable rows.", file=source_file, fix="See README, 'CSV and JSONL input'.")
