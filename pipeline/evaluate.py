@@ -166,8 +166,11 @@ def score(joined: pd.DataFrame, codebook: Codebook, *, groups: np.ndarray | None
         s = {k: round(v, 3) for k, v in _stance_scores(g, p, values).items()}
         gm = np.column_stack([g == v for v in values])
         pm = np.column_stack([p == v for v in values])
+        value_cis: dict[str, dict] = {v: {} for v in values}
         for k, grp in resamplings.items():
             per, _ = _boot_f1(gm, pm, n, grp, seed)
+            for j, v in enumerate(values):
+                value_cis[v][f"f1_ci_{k}"] = _ci(per[:, j])
             s[f"macro_f1_ci_{k}"] = _ci(_nanmean_rows(per))
             if "f_avg" in s:
                 s[f"f_avg_ci_{k}"] = _ci(_nanmean_rows(per[:, [values.index("favour"), values.index("against")]]))
@@ -176,7 +179,7 @@ def score(joined: pd.DataFrame, codebook: Codebook, *, groups: np.ndarray | None
         for j, v in enumerate(values):
             per_label.append({"scheme": scheme, "label": v, "precision": round(float(prec[j]), 3),
                               "recall": round(float(rec[j]), 3), "f1": round(float(f1[j]), 3),
-                              "support": int(sup[j]), "predicted": int((p == v).sum())})
+                              "support": int(sup[j]), "predicted": int((p == v).sum()), **value_cis[v]})
         confusion[scheme] = {"labels": values, "matrix": confusion_matrix(g, p, labels=values).tolist(),
                              "rows": "gold", "columns": "predicted"}
     return {"summary": summary, "per_label": per_label, "confusion": confusion}
