@@ -2,8 +2,7 @@
 
 Components, in order (each registered by name):
 
-``array_sentencizer``    sentence boundaries after . ! ? or a line break (spaCy's Sentencizer rule,
-                         computed on token arrays for speed)
+``sentencizer``          spaCy's rule-based sentence boundaries, also at line breaks
 ``lower_lemmatizer``     lemmas from spaCy's English lookup table (``spacy-lookups-data``),
                          looked up in lower case so 'Caseloads' -> 'caseload'
 ``probation_glossary``   an EntityRuler over the probation glossary (``models/glossary.yaml``):
@@ -27,7 +26,7 @@ from typing import Iterable, Iterator
 import numpy
 import spacy
 import yaml
-from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, ORTH, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, SENT_START
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
@@ -68,47 +67,9 @@ def make_lower_lemmatizer(nlp: Language, name: str):
     return lower_lemmatizer
 
 
-SENT_END_CHARS = ("!", ".", "?", "...", "!!", "??", "?!", "!?", "…", "....", "!!!", "???")
-
-
-@Language.factory("array_sentencizer")
-def make_array_sentencizer(nlp: Language, name: str):
-    """spaCy's Sentencizer rule (a sentence ends after . ! ? or a line break), computed on arrays.
-
-    spaCy's own Sentencizer walks Token objects and was the slowest step on long
-    comments; this gives the same boundaries for these punctuation marks at a
-    fraction of the cost.
-    """
-    strings = nlp.vocab.strings
-    enders = {strings.add(c) for c in SENT_END_CHARS}
-    breaks: dict[int, bool] = {}  # orth id -> ends a sentence (an ender, or whitespace holding a line break)
-
-    def is_break(orth: int) -> bool:
-        if orth not in breaks:
-            breaks[orth] = orth in enders or "\n" in strings[orth]
-        return breaks[orth]
-
-    def array_sentencizer(doc: Doc) -> Doc:
-        n = len(doc)
-        if not n:
-            return doc
-        arr = doc.to_array([ORTH, IS_PUNCT, IS_SPACE])
-        orth = arr[:, 0]
-        content = ~(arr[:, 1].astype(bool) | arr[:, 2].astype(bool))
-        uniq, inverse = numpy.unique(orth, return_inverse=True)
-        brk = numpy.array([is_break(int(o)) for o in uniq], dtype=bool)[inverse]
-        # A content token starts a sentence when a break came after the previous content token.
-        idx = numpy.arange(n)
-        last_brk = numpy.maximum.accumulate(numpy.where(brk, idx, -1))
-        last_content = numpy.maximum.accumulate(numpy.where(content, idx, -1))
-        prev_brk = numpy.concatenate([[-1], last_brk[:-1]])
-        prev_content = numpy.concatenate([[-1], last_content[:-1]])
-        starts = numpy.where(content & (prev_brk > prev_content) & (prev_content >= 0), 1, -1)
-        starts[0] = 1
-        doc.from_array([SENT_START], starts.astype("uint64").reshape(-1, 1))
-        return doc
-
-    return array_sentencizer
+# spaCy's Sentencizer ends a sentence after . ! ? and the like; adding line-break tokens makes
+# every paragraph and line of a comment end a sentence too (comments are often unpunctuated).
+LINE_BREAKS = ["\n", "\n\n", "\n\n\n", " \n", "\n "]
 
 
 @Language.factory("codebook_cues", default_config={"cues": {}, "acronyms": {}, "veto": {}})
@@ -175,7 +136,9 @@ def cue_config(codebook: Codebook) -> dict:
 
 def build_nlp(codebook: Codebook, *, glossary: bool = True) -> Language:
     nlp = spacy.blank("en")
-    nlp.add_pipe("array_sentencizer")
+    from spacy.pipeline.sentencizer import Sentencizer
+
+    nlp.add_pipe("sentencizer", config={"punct_chars": list(Sentencizer.default_punct_chars) + LINE_BREAKS})
     nlp.add_pipe("lower_lemmatizer")
     if glossary:
         # Phrase patterns (PhraseMatcher) rather than token patterns: far faster on long comments.
@@ -200,7 +163,6 @@ class UnitFeatures:
     cues: list[tuple[str, str, int]] = field(default_factory=list)  # (code, matched text, sentence index)
     entities: list[tuple[str, str]] = field(default_factory=list)  # (label, text) from the glossary
     lemma_sents: list[int] = field(default_factory=list)  # sentence index of each lemma
-    entities: list[tuple[str, str]] = field(default_factory=list)  # (label, text) from the glossary
 
     @property
     def lemma_string(self) -> str:

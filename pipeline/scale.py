@@ -245,11 +245,9 @@ def classify_dask(run: Path | str, *, model_dir: Path | str, codebook_path: Path
     # Same table as the local engine: sorted into the units' order, written atomically.
     order = {u: i for i, u in enumerate(store.read_parquet(units_path)["unit_id"])}
     frame = frame.sort_values("unit_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    # A partitioned labels.parquet from a local run is replaced only once the new file is complete
+    # (store.atomic_path), so a failure here leaves the old labels in place.
     target = run / "labels.parquet"
-    if target.is_dir():
-        import shutil
-
-        shutil.rmtree(target)
     store.write_parquet(frame, target)
     return {"stage": "classify", "engine": "dask", "units": len(frame), "seconds": round(time.perf_counter() - t0, 3),
             "scheduler": scheduler or f"LocalCluster({n_workers} workers)"}

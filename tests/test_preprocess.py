@@ -20,10 +20,10 @@ def codes_of(nlp, text: str) -> set[str]:
 
 def test_named_components_in_order(nlp):
     names = nlp.pipe_names
-    for name in ("array_sentencizer", "lower_lemmatizer", "probation_glossary", "codebook_cues"):
+    for name in ("sentencizer", "lower_lemmatizer", "probation_glossary", "codebook_cues"):
         assert name in names
     # sentences and lemmas exist before the cue matcher runs
-    assert names.index("array_sentencizer") < names.index("codebook_cues")
+    assert names.index("sentencizer") < names.index("codebook_cues")
     assert names.index("lower_lemmatizer") < names.index("codebook_cues")
     assert names[-1] == "codebook_cues"
 

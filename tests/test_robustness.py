@@ -443,3 +443,12 @@ def test_failing_classify_leaves_earlier_outputs(classified_run, tmp_path, monke
     labels = store.read_parquet(run / "labels.parquet")
     assert len(labels) == len(store.read_parquet(run / "units.parquet"))
     pd.testing.assert_frame_equal(labels, store.read_parquet(classified_run / "labels.parquet"))
+
+
+def test_pipeline_error_survives_pickling():
+    """Errors raised in worker processes (joblib/loky, Dask) are pickled back to the caller intact."""
+    import pickle
+
+    err = PipelineError("E204", "model.skops does not match.", file="m/model.skops", line=None, fix="Retrain.")
+    back = pickle.loads(pickle.dumps(err))
+    assert isinstance(back, PipelineError) and back.problem == err.problem and str(back) == str(err)

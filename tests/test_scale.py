@@ -242,7 +242,7 @@ def test_changed_input_redoes_only_its_chunk(corpus, chunked_run, tmp_path):
     changed = {p for p in after if after[p] != before[p]}
     assert changed and all(p.endswith(f"part-{k:05d}.parquet") for p in changed)
     units = load_run(run)["units"]
-    tid = synth.FILE_RE.match(target) and target.split("_")[0]
+    tid = target.split("_")[0]  # synthetic files are named <thread id>_<hash>.txt
     assert units.loc[units["thread_id"] == tid, "text"].str.contains(f" {word.upper()} ", regex=False).any()
 
 
@@ -266,6 +266,7 @@ def test_plan_chunks_is_sorted_and_bounded(corpus):
 # ---------------------------------------------------------------- Dask
 
 
+@pytest.mark.slow  # 10-25 s: a LocalCluster, and spaCy loaded in each worker
 def test_classify_dask_equals_local_engine(chunked_run, tmp_path):
     original, first = chunked_run
     run = tmp_path / "run"
@@ -301,6 +302,7 @@ def test_thread_slices_never_cut_a_thread(chunked_run, tmp_path):
             assert set(part["thread_id"]).isdisjoint(set(units["thread_id"].iloc[stop:]))
 
 
+@pytest.mark.slow  # 10-25 s: a LocalCluster, and spaCy loaded in each worker
 def test_cli_run_engine_dask_equals_local(corpus, tmp_path):
     """``run --engine dask`` end to end, with the bundled trained model (replies use their parents'
     features) on a single chunk, which Dask splits between its two workers."""
