@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import skops.io as sio
@@ -43,12 +44,53 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# ids: "__id__": N, array files "N.npy", and references to an already stored object
+# ("content": "N", a memory address, so at least 12 digits)
+_SKOPS_ID_RE = re.compile(r'("__id__": )(\d+)|("file": ")(\d+)(\.npy")|("content": ")(\d{12,})(")')
+
+
+def _canonicalise_skops(path: Path) -> None:
+    """Make a skops archive byte-identical for identical models.
+
+    skops names objects by their memory address (``id()``) and stamps zip entries with the
+    write time; both change from run to run.  Renumber the ids in order of appearance in
+    ``schema.json`` (renaming the array files to match) and fix the timestamps.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        entries = {info.filename: src.read(info.filename) for info in src.infolist()}
+    mapping: dict[str, str] = {}
+
+    def renumber(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(1) + mapping.setdefault(m.group(2), str(len(mapping) + 1))
+        if m.group(3):
+            return m.group(3) + mapping.setdefault(m.group(4), str(len(mapping) + 1)) + m.group(5)
+        return m.group(6) + mapping.setdefault(m.group(7), str(len(mapping) + 1)) + m.group(8)
+
+    schema = _SKOPS_ID_RE.sub(renumber, entries.pop("schema.json").decode("utf-8"))
+    renamed = {"schema.json": schema.encode("utf-8")}
+    for name, data in entries.items():
+        stem, dot, ext = name.partition(".")
+        renamed[(mapping.get(stem, stem) + dot + ext) if stem.isdigit() else name] = data
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(renamed):
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), renamed[name],
+                         compress_type=zipfile.ZIP_DEFLATED)
+
+
 def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evaluation: dict | None = None) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model.vectorizer_, "stop_words_"):
+        # Only kept for introspection (sklearn says it can be deleted); it is a set, whose order
+        # varies between processes and would make the model file differ from run to run.
+        del model.vectorizer_.stop_words_
     payload = {"vectorizer": model.vectorizer_, "text_models": model.text_models_, "calibrators": model.calibrators_}
     with store.atomic_path(out / "model.skops") as tmp:
         sio.dump(payload, tmp)
+        _canonicalise_skops(tmp)
     cb = model.codebook
     meta = {
         "format_version": FORMAT_VERSION,
