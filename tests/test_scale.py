@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import pandas as pd
@@ -309,9 +310,10 @@ def test_cli_run_engine_dask_equals_local(corpus, tmp_path):
     out = tmp_path / "dask"
     result = CliRunner().invoke(app, ["run", str(corpus), "--out", str(out), "--engine", "dask", "--workers", "2",
                                       "--chunk-mb", "1000", "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    assert "Parsed 40 threads" in result.output and "Classified" in result.output
+    detail = result.output + "".join(traceback.format_exception(result.exception) if result.exception else [])
+    assert result.exit_code == 0, detail
+    assert "Traceback" not in result.output, detail
+    assert "Parsed 40 threads" in result.output and "Classified" in result.output, detail
     report = json.loads((out / "report.json").read_text())
     assert report["classify"]["engine"] == "dask"
     local = tmp_path / "local"
