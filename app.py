@@ -365,7 +365,9 @@ def sidebar_ui() -> dict:
         known = [current] + known
     st.session_state["run_choice"] = current
     sb.selectbox("Run", known, key="run_choice", on_change=_on_run_choice,
-                 format_func=lambda p: Path(p).name or p, help="Run directories next to the current one.")
+                 # the folder too: runs with the same name in two places must stay distinguishable
+                 format_func=lambda p: f"{Path(p).name} ({Path(p).parent})" if Path(p).name else p,
+                 help="Run directories next to the current one.")
     sb.text_input("...or open a run directory", key="run_other", on_change=_on_run_other,
                   placeholder="/path/to/run", help="A folder written by `python -m pipeline run`.")
     with sb.expander("Upload thread files"):
