@@ -180,10 +180,31 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
                "warnings": [w for e in entries for w in e["warnings"]],
                "skipped": [s for e in entries for s in e["skipped"]],
                "peak_rss_mb": max([e.get("worker_peak_rss_mb", 0) for e in entries] or [0])}
+    summary["warnings"] += _duplicate_id_warnings(out)
     store.write_json({k: v for k, v in summary.items()}, out / "report.json")
     if summary["threads"] == 0:
         raise PipelineError(Code.E205, "nothing could be parsed.", file=str(out), fix="See report.json for skipped files.")
     return summary
+
+
+def _duplicate_id_warnings(out: Path) -> list[dict]:
+    """Thread ids are made unique within a chunk; two chunks can still hold files with the same id
+    (``000_aaaa.txt`` and ``000_ffff.txt``).  Say so rather than let unit ids collide silently."""
+    import pyarrow.parquet as pq
+
+    path = out / "units.parquet"
+    if not path.exists():
+        return []
+    ids = pq.read_table(path, columns=["unit_id", "thread_id"]).to_pandas()
+    dup_threads = sorted(ids.loc[ids["unit_id"].duplicated(keep=False), "thread_id"].unique())
+    if not dup_threads:
+        return []
+    from .errors import Problem
+
+    return [Problem(Code.W104.value, str(out), f"{len(dup_threads)} thread ids occur in more than one input file "
+                    f"across chunks (e.g. {', '.join(dup_threads[:3])}), so their unit ids are not unique.",
+                    "Give every thread file a distinct name (the id is the file name without a trailing hash), "
+                    "or parse them in one chunk (--chunk-mb).").to_dict()]
 
 
 def _thread_slices(units_path: Path, n: int) -> list[tuple[str, int, int]]:
