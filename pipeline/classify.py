@@ -46,8 +46,40 @@ class Targets:
 
 
 def cue_counts(f: UnitFeatures, codes: list[str]) -> np.ndarray:
-    counts = Counter(code for code, _, _ in f.cues)
+    counts = f.__dict__.get("_cue_counter")
+    if counts is None:  # counted once per unit: the stacking features ask for them per code
+        counts = f.__dict__["_cue_counter"] = Counter(code for code, _, _ in f.cues)
     return np.array([counts.get(c, 0) for c in codes], dtype=float)
+
+
+def tfidf_transform(vectorizer: TfidfVectorizer, feats: list[UnitFeatures]) -> sp.csr_matrix:
+    """``vectorizer.transform`` of the units' lemma strings, with the counting done here.
+
+    The lemmas are already tokens, so scikit-learn's regex analyzer (which was two thirds of the
+    prediction time) is not needed: unigrams and bigrams are looked up in the fitted vocabulary
+    directly, then the fitted TF-IDF weighting is applied as is.  Same matrix, bit for bit
+    (tests/test_classify.py checks it); only for vectorizers fitted with token_pattern=r"\\S+",
+    no lowercasing and ngram_range=(1, 2), as this module makes them.
+    """
+    vocab = vectorizer.vocabulary_
+    indptr, indices, data = [0], [], []
+    for f in feats:
+        toks = f.lemma_string.split()
+        counts = Counter(vocab[g] for g in (*toks, *(a + " " + b for a, b in zip(toks, toks[1:]))) if g in vocab)
+        indices.extend(counts.keys())
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    X = sp.csr_matrix((np.asarray(data, dtype=vectorizer.dtype), np.asarray(indices, dtype=np.int32),
+                       np.asarray(indptr, dtype=np.int32)), shape=(len(feats), len(vocab)))
+    X.sort_indices()
+    return vectorizer._tfidf.transform(X, copy=False)
+
+
+def asks_question(f: UnitFeatures) -> bool:
+    q = f.__dict__.get("_asks_question")
+    if q is None:
+        q = f.__dict__["_asks_question"] = any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents)
+    return q
 
 
 # ------------------------------------------------------------------------------------------
@@ -161,19 +193,18 @@ class SupervisedCoder:
         """TF-IDF of lemmas; for reply_stance also: top level?, asks a question?, length.  Pass ``X``
         to reuse an already computed TF-IDF block (the transform is the costly part)."""
         if X is None:
-            X = self.vectorizer_.transform([f.lemma_string for f in feats])
+            X = tfidf_transform(self.vectorizer_, feats)
         if not reply:
             return X
-        shape = np.array([[p is None, any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents),
-                           math.log1p(len(f.lemmas))] for f, p in zip(feats, parents)], dtype=float).reshape(-1, 3)
+        shape = np.array([[p is None, asks_question(f), math.log1p(len(f.lemmas))] for f, p in zip(feats, parents)],
+                         dtype=float).reshape(-1, 3)
         return sp.hstack([X, sp.csr_matrix(shape)], format="csr")
 
     def _cue_matrix(self, feats, parents, codes: list[str], *, reply: bool = False) -> np.ndarray:
         own = np.log1p(np.array([cue_counts(f, codes) for f in feats]).reshape(len(feats), len(codes)))
         if not reply:
             return own
-        qmark = np.array([[any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents), p is None]
-                          for f, p in zip(feats, parents)], dtype=float).reshape(-1, 2)
+        qmark = np.array([[asks_question(f), p is None] for f, p in zip(feats, parents)], dtype=float).reshape(-1, 2)
         stance_codes = self.codebook.values("stance_tr")
         parent = np.log1p(np.array([cue_counts(p, stance_codes) if p is not None else np.zeros(len(stance_codes))
                                     for p in parents]).reshape(len(feats), len(stance_codes)))

@@ -104,20 +104,19 @@ def featurize(units: pd.DataFrame, nlp) -> tuple[list, list]:
 def labels_frame(units: pd.DataFrame, codebook, probs: dict, decisions: list[dict], feats: list,
                  model=None) -> pd.DataFrame:
     """The ``labels`` table: predicted codes, one probability column per code, evidence as JSON."""
-    import json
+    import numpy as np
 
     from .classify import explain
 
-    rows = []
-    for i, uid in enumerate(units["unit_id"]):
-        d = decisions[i]
-        row = {"unit_id": uid, "themes": d["themes"], "stance_tr": d["stance_tr"], "reply_stance": d["reply_stance"]}
-        for code in codebook.all_labels:
-            row[f"p_{code}"] = round(float(probs[code][i]), 4)
-        row["evidence"] = json.dumps(explain(codebook, feats[i], d, model), ensure_ascii=False)
-        rows.append(row)
     prob_cols = [f"p_{code}" for code in codebook.all_labels]
-    df = pd.DataFrame(rows, columns=["unit_id", "themes", "stance_tr", "reply_stance", *prob_cols, "evidence"])
+    df = pd.DataFrame({"unit_id": units["unit_id"].to_numpy(),
+                       "themes": [d["themes"] for d in decisions],
+                       "stance_tr": [d["stance_tr"] for d in decisions],
+                       "reply_stance": [d["reply_stance"] for d in decisions]})
+    for code, col in zip(codebook.all_labels, prob_cols):
+        df[col] = np.round(np.asarray(probs[code], dtype="float64"), 4)
+    df["evidence"] = [json.dumps(explain(codebook, f, d, model), ensure_ascii=False) for f, d in zip(feats, decisions)]
+    rows = decisions
     if not rows:  # an empty chunk or Dask partition (and Dask's meta): the same columns and types as a full table
         df = df.astype({c: "float64" for c in prob_cols})
     return df

@@ -195,3 +195,17 @@ def test_same_random_state_same_probabilities(fitted_coder, gold_data):
         np.testing.assert_array_equal(a[code], b[code])
     assert again.thresholds_ == fitted_coder.thresholds_
     assert again.priors_ == fitted_coder.priors_
+
+
+def test_tfidf_transform_matches_scikit_learn_exactly(fitted_coder, gold_data):
+    from pipeline.classify import tfidf_transform
+
+    feats = gold_data[2]
+    vec = fitted_coder.vectorizer_
+    ours = tfidf_transform(vec, feats)
+    theirs = vec.transform([f.lemma_string for f in feats])
+    ours.sort_indices()
+    theirs.sort_indices()
+    assert ours.shape == theirs.shape
+    assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+    assert np.array_equal(ours.data, theirs.data)
