@@ -442,9 +442,11 @@ def explain(codebook: Codebook, f: UnitFeatures, decision: dict, model: Supervis
                     item["cues"].append(text)
         if model is not None and f.sents and f.lemmas:
             get = model.unigram_weights(code).get
-            scores = np.bincount(np.clip(f.lemma_sents, 0, len(f.sents) - 1),
-                                 weights=[get(lemma, 0.0) for lemma in f.lemmas], minlength=len(f.sents))
-            for si in np.argsort(-scores)[:max_sentences]:
+            last = len(f.sents) - 1
+            scores = [0.0] * (last + 1)  # plain lists: most units have a handful of sentences
+            for lemma, si in zip(f.lemmas, f.lemma_sents):
+                scores[si if si <= last else last] += get(lemma, 0.0)
+            for si in sorted(range(last + 1), key=lambda i: (-scores[i], i))[:max_sentences]:
                 if scores[si] <= 0:
                     break
                 item = items.setdefault(int(si), {"sentence": f.sentence(int(si)).strip(), "start": f.sents[si][0],

@@ -203,7 +203,8 @@ def doc_features(doc: Doc, text: str | None = None) -> UnitFeatures:
     arr = doc.to_array([LEMMA, IS_PUNCT, IS_SPACE])
     keep = numpy.flatnonzero(~(arr[:, 1].astype(bool) | arr[:, 2].astype(bool))) if len(doc) else numpy.zeros(0, "int64")
     strings = doc.vocab.strings
-    lemmas = [_lemma_str(strings, lem) for lem in arr[keep, 0].tolist()]
+    cache = _LEMMA_STRINGS  # inlined lookup: this line runs once per token of every unit
+    lemmas = [cache.get(lem) or _lemma_str(strings, lem) for lem in arr[keep, 0].tolist()]
     lemma_sents = (numpy.searchsorted(starts, keep, side="right") - 1).tolist()
     cues = [(code, text, sent_index(start)) for code, text, start, _ in (doc._.cues or [])]
     ents = [(e.label_, e.text) for e in doc.ents]
