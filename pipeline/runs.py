@@ -124,26 +124,10 @@ def labels_frame(units: pd.DataFrame, codebook, probs: dict, decisions: list[dic
 
 def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *,
                    codebook_path: Path | str = CODEBOOK_PATH) -> pd.DataFrame:
-    from .classify import decide
-    from .codebook import load_codebook
-    from .model_io import load_model
-    from .preprocess import build_nlp
+    """The labels table for a units table (``model_dir='rules'``: the codebook rules alone)."""
+    from .scale import classify_frame
 
-    codebook = load_codebook(codebook_path)
-    if str(model_dir) == "rules":  # the codebook rules alone: no training needed
-        from .classify import RuleCoder
-
-        model, meta = RuleCoder(codebook).fit(), {"recipe": "rules"}
-    else:
-        model, meta = load_model(model_dir, codebook)
-    nlp = build_nlp(codebook, glossary=False)  # entities are not classifier inputs; the ruler costs ~15%
-    feats, parents = featurize(units, nlp)
-    probs = model.predict_proba(feats, parents)
-    decisions = decide(codebook, probs, model.thresholds_, getattr(model, "priors_", None))
-    df = labels_frame(units, codebook, probs, decisions, feats, model if meta["recipe"] != "rules" else None)
-    df["model"] = meta.get("recipe")
-    df["codebook_version"] = codebook.version
-    return df
+    return classify_frame(units, str(model_dir), str(codebook_path))
 
 
 def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,

@@ -59,9 +59,20 @@ def plan_chunks(inputs: Iterable[Path | str], chunk_mb: float = 16.0) -> list[li
     return [c for c in chunks if c]
 
 
-@lru_cache(maxsize=4)
+def _stamp(path: str) -> int:
+    p = Path(path)
+    target = p / "model.json" if p.is_dir() else p
+    return target.stat().st_mtime_ns if target.exists() else 0
+
+
 def _coder(model_dir: str, codebook_path: str):
-    """Model, codebook and spaCy pipeline, loaded once per worker process."""
+    """Model, codebook and spaCy pipeline, loaded once per process and reloaded when either file
+    changes (the app retrains into the same directory)."""
+    return _cached_coder(model_dir, codebook_path, _stamp(model_dir), _stamp(codebook_path))
+
+
+@lru_cache(maxsize=4)
+def _cached_coder(model_dir: str, codebook_path: str, _model_stamp: int, _codebook_stamp: int):
     from .classify import RuleCoder
     from .codebook import load_codebook
     from .model_io import load_model
