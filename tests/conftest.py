@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from pipeline.parse import ParsedThread, parse_paths, to_frames
 
 ROOT = Path(__file__).resolve().parents[1]
+# The synthetic-corpus generator lives with the benchmarks; tests import it as `synth`.
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,9 @@ into several chunks.  The rule coder (model 'rules') is used except where the tr
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
-import sys
 import traceback
 from pathlib import Path
 
@@ -31,17 +29,7 @@ CHUNK_MB = 0.15  # about 6 chunks of the 0.8 MB corpus
 TABLES = ("threads", "units", "labels")
 
 
-def _load_synth():
-    if "synth" in sys.modules and getattr(sys.modules["synth"], "__file__", "") == str(ROOT / "benchmarks" / "synth.py"):
-        return sys.modules["synth"]
-    spec = importlib.util.spec_from_file_location("synth", ROOT / "benchmarks" / "synth.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synth"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _load_synth()
+import synth  # noqa: E402  (benchmarks/ is put on sys.path by conftest.py)
 
 
 # ---------------------------------------------------------------- helpers

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import collections
-import importlib.util
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,17 +14,7 @@ from pipeline.parse import UNITS_SCHEMA, parse_paths, to_frames
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_synth():
-    if "synth" in sys.modules and getattr(sys.modules["synth"], "__file__", "") == str(ROOT / "benchmarks" / "synth.py"):
-        return sys.modules["synth"]
-    spec = importlib.util.spec_from_file_location("synth", ROOT / "benchmarks" / "synth.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synth"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-synth = _load_synth()
+import synth  # noqa: E402  (benchmarks/ is put on sys.path by conftest.py)
 
 N_THREADS = 15  # three blocks of the seeds' five layouts: 9 numbered, 3 numbered plain, 3 flat
 
