@@ -35,6 +35,12 @@ class Code(str, Enum):
     E204 = "E204"  # model file tampered or unreadable
     E205 = "E205"  # run directory missing or incomplete
     E206 = "E206"  # not enough labelled data
+    E207 = "E207"  # output folder locked by another run
+    W201 = "W201"  # labels moved with their text to a new unit id
+    W202 = "W202"  # labels whose text changed or disappeared (not used)
+    W203 = "W203"  # labels without a fingerprint, attached by id
+    # the environment
+    E301 = "E301"  # cannot write output (disk full, read-only, permission denied)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,14 @@
 ::
 
     {"unit_id": "000/c3", "annotator": "coder_a", "themes": ["workload"],
-     "stance_tr": "against", "reply_stance": "support", "note": "optional"}
+     "stance_tr": "against", "reply_stance": "support", "note": "optional",
+     "fingerprint": "9f2c61d0a4b7e311"}
 
-``annotator: "gold"`` marks the adjudicated labels.
+``annotator: "gold"`` marks the adjudicated labels.  ``fingerprint`` is the content hash of the
+unit the label was made on (``units.parquet``'s ``fingerprint`` column, :mod:`pipeline.anchor`):
+given the current units, :func:`read_labels` re-attaches every label to the unit that now holds
+that content and reports labels whose text changed or disappeared instead of attaching them
+elsewhere.
 """
 
 from __future__ import annotations
@@ -15,20 +20,26 @@ from pathlib import Path
 
 import pandas as pd
 
+from .anchor import AnchorReport, anchor_labels
 from .codebook import Codebook
 from .errors import Code, PipelineError, Problem
 
-LABEL_COLUMNS = ["unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note"]
+LABEL_COLUMNS = ["unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note", "fingerprint"]
 
 
 def read_labels(path: Path | str, codebook: Codebook, *, known_units: set[str] | None = None,
-                strict: bool = True) -> tuple[pd.DataFrame, list[Problem]]:
+                units: pd.DataFrame | None = None, strict: bool = True) -> tuple[pd.DataFrame, list[Problem]]:
     """Read and validate a labels JSONL file.
 
     With ``strict`` (the default) the first invalid line raises a PipelineError naming
     the line; otherwise bad lines are skipped and returned as problems.  Labels for units
     not in ``known_units`` are reported (they may come from another parse: see
     ``evaluate.align_labels``) but kept.
+
+    Given the current ``units`` table, labels are anchored by content (:func:`anchor_labels`):
+    moved ones follow their text to its new id, changed or orphaned ones are dropped and
+    reported (W201/W202), never attached to other text.  The report is in
+    ``df.attrs["anchor"]``.
     """
     path = Path(path)
     if not path.exists():
@@ -66,8 +77,13 @@ def read_labels(path: Path | str, codebook: Codebook, *, known_units: set[str] |
             continue
         rows.append({"unit_id": rec["unit_id"], "annotator": str(rec["annotator"]),
                      "themes": sorted(set(rec_themes)), "stance_tr": rec.get("stance_tr"),
-                     "reply_stance": rec.get("reply_stance"), "note": rec.get("note"), "line": n})
+                     "reply_stance": rec.get("reply_stance"), "note": rec.get("note"),
+                     "fingerprint": rec.get("fingerprint"), "line": n})
     df = pd.DataFrame(rows, columns=LABEL_COLUMNS + ["line"])
+    if units is not None:
+        df, report = anchor_labels(df, units)
+        problems.extend(anchor_problems(report, str(path)))
+        df.attrs["anchor"] = report
     if known_units is not None and len(df):
         missing = sorted(set(df["unit_id"]) - known_units)
         if missing:
@@ -81,6 +97,27 @@ def read_labels(path: Path | str, codebook: Codebook, *, known_units: set[str] |
     if dup.any():  # the latest label of a coder for a unit wins, as in the annotation store
         df = df[~dup]
     return df.reset_index(drop=True), problems
+
+
+def anchor_problems(report: AnchorReport, file: str) -> list[Problem]:
+    """The anchoring report as warnings for report.json and the CLI."""
+    out = []
+    if report.moved:
+        eg = ", ".join(f"{a} -> {b}" for a, b in report.moved[:3])
+        out.append(Problem(Code.W201.value, file, f"{len(report.moved)} labels followed their text to a new "
+                           f"unit id (e.g. {eg}).", "Nothing to do; `python -m pipeline labels check "
+                           "--stamp` rewrites the ids in the file."))
+    lost = report.changed + report.orphaned
+    if lost:
+        out.append(Problem(Code.W202.value, file, f"{len(lost)} labels were made on text that has changed "
+                           f"({len(report.changed)}) or is no longer in the corpus ({len(report.orphaned)}): "
+                           f"{', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}. They are not used.",
+                           "Review them with `python -m pipeline labels check`, then re-code those units."))
+    if report.unanchored:
+        out.append(Problem(Code.W203.value, file, f"{len(report.unanchored)} labels carry no fingerprint and "
+                           "were attached by unit id alone.", "Run `python -m pipeline labels check --stamp` "
+                           "once on the corpus they were made on to record their fingerprints."))
+    return out
 
 
 def annotators(df: pd.DataFrame) -> list[str]:

@@ -81,12 +81,37 @@ def write_bytes(data: bytes, target: Path | str) -> Path:
     return Path(target)
 
 
-def write_csv(df: pd.DataFrame, target: Path | str) -> Path:
-    """CSV for spreadsheets and QDA tools: list columns become ' | '-joined strings."""
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy fit for spreadsheets: list columns become ' | '-joined strings, and every text cell
+    that a spreadsheet would run as a formula is prefixed with ``'`` (OWASP's advice).  Numbers
+    stay numbers: only string cells are touched, so ``-0.5`` in a float column is kept."""
     flat = df.copy()
     for col in flat.columns:
-        if flat[col].map(lambda v: isinstance(v, (list, tuple))).any():
-            flat[col] = flat[col].map(lambda v: " | ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+        if flat[col].dtype != object and not pd.api.types.is_string_dtype(flat[col]):
+            continue
+        values = flat[col].map(lambda v: " | ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+        flat[col] = values.map(_defuse)
+    return flat
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """:func:`csv_safe` as UTF-8 CSV bytes (for downloads)."""
+    return csv_safe(df).to_csv(index=False).encode("utf-8")
+
+
+def write_csv(df: pd.DataFrame, target: Path | str) -> Path:
+    """CSV for spreadsheets and QDA tools, formula-safe (:func:`csv_safe`)."""
+    flat = csv_safe(df)
     with atomic_path(target) as tmp:
         flat.to_csv(tmp, index=False)
     return Path(target)
@@ -107,7 +132,7 @@ def write_jsonl(records: list[dict], target: Path | str) -> Path:
 # leaves at most a partial last line, which readers skip (and the next writer repairs) without
 # touching any earlier label.  The latest line for a (unit_id, annotator) pair wins.
 
-LABEL_FIELDS = ("unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note")
+LABEL_FIELDS = ("unit_id", "annotator", "themes", "stance_tr", "reply_stance", "note", "fingerprint")
 
 
 class AnnotationStore:
@@ -126,7 +151,7 @@ class AnnotationStore:
 
         if not label.get("unit_id") or not label.get("annotator"):
             raise ValueError("a label needs unit_id and annotator")
-        record = {k: label.get(k) for k in LABEL_FIELDS}
+        record = {k: label.get(k) for k in LABEL_FIELDS if k != "fingerprint" or label.get(k)}
         record["themes"] = sorted(set(record.get("themes") or []))
         record["saved_at"] = label.get("saved_at") or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")

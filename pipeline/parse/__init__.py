@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..anchor import fingerprint
 from ..errors import Code, PipelineError, Problem
 from .markup import parse_atom, parse_html
 from .model import KINDS, ParsedThread, Unit, finish
@@ -47,7 +48,7 @@ UNITS_SCHEMA = pa.schema([
     ("text", pa.string()), ("own_text", pa.string()), ("quoted_text", pa.list_(pa.string())),
     ("urls", pa.list_(pa.string())), ("link_only", pa.bool_()), ("mentions", pa.list_(pa.string())),
     ("word_count", pa.int64()), ("confidence", pa.string()), ("confidence_note", pa.string()),
-    ("source_line", pa.int64()),
+    ("source_line", pa.int64()), ("fingerprint", pa.string()),
 ])
 
 
@@ -212,6 +213,9 @@ def _units_table(threads: list[ParsedThread]) -> pa.Table:
     units = [u for t in threads for u in t.units]
     arrays = []
     for f in UNITS_SCHEMA:
+        if f.name == "fingerprint":  # content hash that labels are anchored to (pipeline/anchor.py)
+            arrays.append(pa.array([fingerprint(u.text, u.author, u.timestamp) for u in units], type=f.type))
+            continue
         values = list(map(attrgetter(_UNIT_ATTRS.get(f.name, f.name)), units))
         arrays.append(_string_array(values) if f.name in ("text", "own_text") else pa.array(values, type=f.type))
     return pa.Table.from_arrays(arrays, schema=UNITS_SCHEMA)
