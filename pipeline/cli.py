@@ -199,14 +199,25 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
 
 
 @app.command(name="app")
-def app_command(port: int = typer.Option(8501, "--port")) -> None:
-    """Open the Streamlit explorer (same as `streamlit run app.py`)."""
+def app_command(port: int = typer.Option(8501, "--port"),
+                address: str = typer.Option("127.0.0.1", "--address",
+                                            help="Interface to listen on; anything but this machine needs sign-in."),
+                public: bool = typer.Option(False, "--i-know-it-is-public",
+                                            help="Serve on a non-local address without sign-in (not advised)."),
+                ) -> None:
+    """Open the Streamlit explorer (same as `streamlit run app.py`), on this machine only by default."""
     import subprocess
 
     from .runs import REPO_ROOT
+    from .serving import PUBLIC_FLAG, is_local
 
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"),
-                                      "--server.port", str(port)]))
+    if not is_local(address) and not public:
+        typer.secho(f"Refusing to serve the corpus on {address} without sign-in. Configure sign-in (README, "
+                    f"'Serving the app to a team safely') or pass {PUBLIC_FLAG}.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.port", str(port),
+           "--server.address", address, "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd + (["--", PUBLIC_FLAG] if public else []), cwd=REPO_ROOT))
 
 
 def main() -> None:
