@@ -28,6 +28,11 @@ class Code(str, Enum):
     W103 = "W103"  # numbering out of sequence
     W104 = "W104"  # duplicate thread id
     W105 = "W105"  # comment without text
+    W106 = "W106"  # undecodable byte or lone surrogate replaced by U+FFFD
+    W107 = "W107"  # XML entity reference dropped (never resolved)
+    W108 = "W108"  # timestamps or dates shown but not readable
+    W109 = "W109"  # a post may hold several voices with no separator
+    W110 = "W110"  # export entries skipped (settings, template, pages, drafts)
     # codebook, labels, models
     E201 = "E201"  # codebook invalid
     E202 = "E202"  # labels file invalid
