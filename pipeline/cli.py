@@ -7,6 +7,7 @@ exit code here, and only here.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -28,9 +29,15 @@ def _root() -> None:
 PLURAL = {"post": "posts", "contribution": "contributions", "comment": "comments", "reply": "replies"}
 
 
+# Exit codes (README, "Command line"): 0 done; 1 nothing could be parsed; 2 bad input, codebook,
+# labels or model; 3 --strict and something was skipped or warned about; 4 the environment refused
+# a write (disk full, read-only, permission denied); 5 another run holds the output folder.
+EXIT_CODES = {"E301": 4, "E207": 5}
+
+
 def _fail(exc: PipelineError, code: int = 2) -> None:
     typer.secho(str(exc), fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
+    raise typer.Exit(EXIT_CODES.get(exc.problem.code, code))
 
 
 def _print_problems(problems: list[dict], label: str, limit: int = 20) -> None:
@@ -106,10 +113,12 @@ def classify(run: Path = typer.Argument(..., help="Run directory made by `parse`
              workers: int = typer.Option(2, "--workers", help="Dask LocalCluster worker processes.")) -> None:
     """Add labels.parquet (themes, stances, p_<code> columns, evidence) to a run."""
     from .runs import BUNDLED_MODEL, CODEBOOK_PATH, classify_run
+    from .store import run_lock
 
     try:
-        summary = classify_run(run, model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH, engine=engine,
-                               scheduler=scheduler, workers=workers)
+        with run_lock(run) if run.is_dir() else contextlib.nullcontext():
+            summary = classify_run(run, model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH,
+                                   engine=engine, scheduler=scheduler, workers=workers)
     except PipelineError as exc:
         _fail(exc)
     _echo_classify(summary, run)
@@ -135,11 +144,13 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Parse and classify with the bundled model in one go: chunked, parallel, restartable."""
     from .runs import BUNDLED_MODEL, run_all
+    from .store import run_lock
 
     bar = tqdm(desc="run", unit="chunk", disable=quiet, file=sys.stderr)
     try:
-        result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, engine=engine, scheduler=scheduler,
-                         workers=workers, chunk_mb=chunk_mb, progress=lambda _: bar.update())
+        with run_lock(out):  # held through parse, classify and the CSV copies
+            result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, engine=engine,
+                             scheduler=scheduler, workers=workers, chunk_mb=chunk_mb, progress=lambda _: bar.update())
     except PipelineError as exc:
         bar.close()
         _fail(exc)
@@ -221,8 +232,14 @@ def app_command(port: int = typer.Option(8501, "--port"),
 
 
 def main() -> None:
+    from .store import environment_error
+
     try:
         app()
     except PipelineError as exc:  # raised below a command that did not catch it
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CODES.get(exc.problem.code, 2))
+    except OSError as exc:  # disk full, read-only, permission denied outside the store's own writes
+        err = environment_error(exc)
+        typer.secho(str(err), fg=typer.colors.RED, err=True)
+        sys.exit(EXIT_CODES["E301"])

@@ -41,6 +41,7 @@ class Code(str, Enum):
     E205 = "E205"  # run directory missing or incomplete
     E206 = "E206"  # not enough labelled data
     E207 = "E207"  # output folder locked by another run
+    E208 = "E208"  # model directory damaged or incomplete (E204: changed after training)
     W201 = "W201"  # labels moved with their text to a new unit id
     W202 = "W202"  # labels whose text changed or disappeared (not used)
     W203 = "W203"  # labels without a fingerprint, attached by id

@@ -17,7 +17,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import skops.io as sio
@@ -81,8 +85,34 @@ def _canonicalise_skops(path: Path) -> None:
 
 
 def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evaluation: dict | None = None) -> Path:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out)
+    # Train into a fresh sibling folder and swap it in at the end: an interrupted training (or a
+    # full disk) leaves the previous model working, never a half-written one.
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".new", dir=final.parent))
+    except OSError as exc:
+        raise store.environment_error(exc, final) from exc
+    try:
+        _write_model_files(model, out, training=training, evaluation=evaluation)
+        _swap_in(out, final)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return final
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Replace the directory ``final`` by ``new`` with two renames; between them the old model
+    sits at ``.<name>.old`` and :func:`load_model` points there if the process dies."""
+    aside = final.with_name(f".{final.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    if final.exists():
+        os.replace(final, aside)
+    os.replace(new, final)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _write_model_files(model: SupervisedCoder, out: Path, *, training: dict, evaluation: dict | None) -> None:
     if hasattr(model.vectorizer_, "stop_words_"):
         # Only kept for introspection (sklearn says it can be deleted); it is a set, whose order
         # varies between processes and would make the model file differ from run to run.
@@ -110,23 +140,30 @@ def save_model(model: SupervisedCoder, out: Path | str, *, training: dict, evalu
     }
     store.write_json(meta, out / "model.json")
     store.write_text(model_card(meta), out / "MODEL_CARD.md")
-    return out
 
 
 def load_model(path: Path | str, codebook: Codebook) -> tuple[SupervisedCoder, dict]:
     path = Path(path)
     meta_path, model_path = path / "model.json", path / "model.skops"
     if not meta_path.exists() or not model_path.exists():
-        raise PipelineError(Code.E204, "not a model directory (model.json and model.skops expected).", file=str(path),
-                            fix="Train one with `python -m pipeline train`, or use models/default.")
+        aside = path.with_name(f".{path.name}.old")
+        if aside.exists():
+            raise PipelineError(Code.E208, "the model directory is missing: a training was interrupted while "
+                                "swapping the new model in.", file=str(path),
+                                fix=f"Rename {aside} back to {path.name}, or retrain.")
+        raise PipelineError(Code.E208, "not a complete model directory (model.json and model.skops expected).",
+                            file=str(path), fix="Train one with `python -m pipeline train`, or use models/default.")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise PipelineError(Code.E204, f"model.json is not valid JSON ({exc.msg}).", file=str(meta_path),
-                            line=exc.lineno, fix="Restore the model directory or retrain.") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PipelineError(Code.E208, f"model.json is damaged (not valid JSON: {exc}).", file=str(meta_path),
+                            line=getattr(exc, "lineno", None), fix="Restore the model directory or retrain.") from exc
+    if not zipfile.is_zipfile(model_path):
+        raise PipelineError(Code.E208, "model.skops is damaged (not a readable archive; truncated?).",
+                            file=str(model_path), fix="Restore the model from version control or retrain it.")
     if _sha256(model_path) != meta.get("model_sha256"):
-        raise PipelineError(Code.E204, "model.skops does not match the hash recorded in model.json: the file was "
-                            "changed or damaged after training.", file=str(model_path),
+        raise PipelineError(Code.E204, "model.skops is readable but does not match the hash recorded in "
+                            "model.json: it was changed after training (edited or replaced).", file=str(model_path),
                             fix="Restore the model from version control or retrain it; never load model files "
                                 "from untrusted sources.")
     cbm = meta.get("codebook", {})
@@ -142,7 +179,7 @@ def load_model(path: Path | str, codebook: Codebook) -> tuple[SupervisedCoder, d
     try:
         untrusted = set(sio.get_untrusted_types(file=model_path))
     except Exception as exc:  # noqa: BLE001 - any failure to read the archive is a damaged model
-        raise PipelineError(Code.E204, f"model.skops cannot be read ({exc}).", file=str(model_path),
+        raise PipelineError(Code.E208, f"model.skops is damaged and cannot be read ({exc}).", file=str(model_path),
                             fix="Restore or retrain the model.") from exc
     refused = sorted(untrusted - TRUSTED_TYPES)
     if refused:

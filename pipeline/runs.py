@@ -61,8 +61,7 @@ def parse_to_run(inputs: Iterable[Path | str], out: Path | str, *, csv: bool = F
         warnings=[p.to_dict() for p in result.warnings], skipped=[p.to_dict() for p in result.skipped])
     if len(threads_df):
         out.mkdir(parents=True, exist_ok=True)
-        store.write_parquet(threads_df, out / "threads.parquet")
-        store.write_parquet(units_df, out / "units.parquet")
+        store.write_tables({out / "threads.parquet": threads_df, out / "units.parquet": units_df})
         if csv:
             store.write_csv(threads_df, out / "threads.csv")
             store.write_csv(units_df, out / "units.csv")

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +36,18 @@ import pandas as pd
 from . import store
 from .errors import Code, PipelineError
 from .parse import iter_input_files, parse_paths, to_frames
+
+
+def coder_fingerprints(model_dir: Path | str, codebook_path: Path | str) -> dict:
+    """What a chunk's labels depend on besides its input: the model's recorded hash (it changes
+    when the model is retrained in place) and the codebook file's content."""
+    model_fp = "rules"
+    if str(model_dir) != "rules":
+        meta_path = Path(model_dir) / "model.json"
+        model_fp = hashlib.sha256(meta_path.read_bytes()).hexdigest()[:20] if meta_path.exists() else "missing"
+    cb = Path(codebook_path)
+    codebook_fp = hashlib.sha256(cb.read_bytes()).hexdigest()[:20] if cb.exists() else "missing"
+    return {"model_fingerprint": model_fp, "codebook_fingerprint": codebook_fp}
 
 
 def _fingerprint(paths: list[Path]) -> str:
@@ -113,20 +127,51 @@ def classify_frame(units: pd.DataFrame, model_dir: str, codebook_path: str) -> p
     return df
 
 
+_watchdog_started = False
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Workers end with the run that started them: a SIGKILLed ``run`` must not leave two
+    400 MB processes writing parts into its folder.  A daemon thread polls the parent and
+    exits this process at once when it is gone (its parent id changes when it is reparented)."""
+    global _watchdog_started
+    if _watchdog_started or parent_pid == os.getpid():
+        return
+    _watchdog_started = True
+    original_ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent_pid, 0)
+                alive = os.getppid() == original_ppid
+            except ProcessLookupError:
+                alive = False
+            except PermissionError:
+                alive = True
+            if not alive:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _process_chunk(index: int, files: list[str], out: str, model_dir: str, codebook_path: str,
-                   classify: bool) -> dict:
+                   classify: bool, parent_pid: int | None = None) -> dict:
+    if parent_pid:
+        _exit_with_parent(parent_pid)
     out_dir = Path(out)
     t0 = time.perf_counter()
     result = parse_paths(files)
     threads, units = to_frames(result.threads)
     part = f"part-{index:05d}.parquet"
-    store.write_parquet(threads, out_dir / "threads.parquet" / part)
-    store.write_parquet(units, out_dir / "units.parquet" / part)
+    tables = {out_dir / "threads.parquet" / part: threads, out_dir / "units.parquet" / part: units}
     n_labels = 0
     if classify and len(units):
         labels = classify_frame(units, model_dir, codebook_path)
-        store.write_parquet(labels, out_dir / "labels.parquet" / part)
+        tables[out_dir / "labels.parquet" / part] = labels
         n_labels = len(labels)
+    store.write_tables(tables)  # the chunk's parts appear together or not at all
     import resource
 
     return {"chunk": index, "files": files, "threads": len(threads), "units": len(units), "labels": n_labels,
@@ -144,7 +189,12 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
     out = Path(out)
     if classify:
         check_coder(model_dir, codebook_path)  # E201/E203/E204 before any earlier output is replaced
-    out.mkdir(parents=True, exist_ok=True)
+    with store.run_lock(out):
+        return _run_chunked(inputs, out, model_dir=model_dir, codebook_path=codebook_path, chunk_mb=chunk_mb,
+                            workers=workers, classify=classify, progress=progress)
+
+
+def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, workers, classify, progress) -> dict:
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"chunks": {}}
     settings = {"model": str(model_dir), "codebook": str(codebook_path), "chunk_mb": chunk_mb, "classify": classify}
@@ -154,12 +204,16 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
         if (out / legacy).is_file():  # a single-file table from an unchunked run
             (out / legacy).unlink()
     chunks = plan_chunks(inputs, chunk_mb)
+    # A chunk is done only if its inputs, model and codebook are all the ones it was made with:
+    # a model retrained in place, or an edited codebook, redoes it.
+    coder_fps = coder_fingerprints(model_dir, codebook_path) if classify else {}
     todo = []
     for i, files in enumerate(chunks):
         entry = manifest["chunks"].get(str(i))
         fp = _fingerprint(files)
         part = f"part-{i:05d}.parquet"
         done = (entry and entry.get("fingerprint") == fp and (out / "units.parquet" / part).exists()
+                and all(entry.get(k) == v for k, v in coder_fps.items())
                 and (not classify or entry.get("labels", 0) == 0 or (out / "labels.parquet" / part).exists()))
         if not done:
             todo.append((i, [str(f) for f in files], fp))
@@ -171,13 +225,14 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
     t0 = time.perf_counter()
     results = []
     runner = Parallel(n_jobs=workers, return_as="generator", backend="loky") if workers > 1 and len(todo) > 1 else None
-    jobs = (delayed(_process_chunk)(i, files, str(out), str(model_dir), str(codebook_path), classify)
+    jobs = (delayed(_process_chunk)(i, files, str(out), str(model_dir), str(codebook_path), classify, os.getpid())
             for i, files, _ in todo)
     iterator = runner(jobs) if runner else (_process_chunk(i, f, str(out), str(model_dir), str(codebook_path), classify)
                                            for i, f, _ in todo)
     fingerprints = {i: fp for i, _, fp in todo}
     for res in iterator:
         res["fingerprint"] = fingerprints[res["chunk"]]
+        res.update(coder_fps)
         manifest["chunks"][str(res["chunk"])] = res
         manifest["settings"] = settings
         store.write_json(manifest, manifest_path)  # after every chunk: an interruption loses at most the chunks in flight

@@ -8,6 +8,7 @@ half-written table next to good results.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -19,21 +20,51 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+_ENV_FIXES = {
+    errno.ENOSPC: "The disk is full: free some space or write to another folder (--out).",
+    errno.EDQUOT: "Your disk quota is used up: free some space or write to another folder (--out).",
+    errno.EROFS: "The folder is on a read-only file system: write to another folder (--out).",
+    errno.EACCES: "You may not write there: check the folder's permissions or write to another folder (--out).",
+    errno.EPERM: "You may not write there: check the folder's permissions or write to another folder (--out).",
+}
+
+
+def environment_error(exc: OSError, path: Path | str | None = None):
+    """An OSError from the machine (not from the data) as a coded E301 error naming the path."""
+    from .errors import Code, PipelineError
+
+    where = path or exc.filename or ""
+    return PipelineError(Code.E301, f"cannot write: {exc.strerror or exc}.", file=str(where),
+                         fix=_ENV_FIXES.get(exc.errno, "Check the folder exists and can be written, then rerun; "
+                                            "earlier results were left as they were."))
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path | str) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; rename it over the target on success."""
+    """Yield a temporary path in the target's folder; rename it over the target on success.
+
+    A refusal by the machine (disk full, read-only, permission denied) becomes E301 naming the
+    target; the target is then left exactly as it was."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise environment_error(exc, target) from exc
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a normal write would
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
+        try:
+            yield tmp_path
+            with open(tmp_path, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if exc.errno in _ENV_FIXES:
+                raise environment_error(exc, target) from exc
+            raise
         if target.is_dir():  # a partitioned dataset being replaced by a single file:
             import shutil  # move it aside first, so a crash leaves the old table, not none
 
@@ -49,13 +80,67 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def write_parquet(df: pd.DataFrame, target: Path | str, *, schema: pa.Schema | None = None) -> Path:
+_held_run_locks: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path | str) -> Iterator[None]:
+    """Hold ``<run>/.run.lock`` for a run or classify: a second process writing into the same
+    folder stops at once (E207) instead of mixing its tables with ours.  Re-entrant within a
+    process; the OS drops the lock when a process dies, so a killed run never blocks the next."""
+    from filelock import FileLock, Timeout
+
+    from .errors import Code, PipelineError
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = str(run_dir.resolve())
+    if _held_run_locks.get(key):
+        _held_run_locks[key] += 1
+        try:
+            yield
+        finally:
+            _held_run_locks[key] -= 1
+        return
+    lock = FileLock(str(run_dir / ".run.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise PipelineError(Code.E207, "another run is writing into this folder right now.", file=str(run_dir),
+                            fix="Wait for it to finish, or write to another --out folder.") from None
+    _held_run_locks[key] = 1
+    try:
+        yield
+    finally:
+        _held_run_locks.pop(key, None)
+        lock.release()
+
+
+def _write_parquet_file(df: pd.DataFrame, path: Path, schema: pa.Schema | None = None) -> None:
     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
     # Drop pandas metadata so identical data gives byte-identical files.
     table = table.replace_schema_metadata(None)
+    pq.write_table(table, path, compression="zstd")
+
+
+def write_parquet(df: pd.DataFrame, target: Path | str, *, schema: pa.Schema | None = None) -> Path:
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        _write_parquet_file(df, tmp, schema)
     return Path(target)
+
+
+def write_tables(tables: dict[Path | str, pd.DataFrame]) -> list[Path]:
+    """Write a set of Parquet tables that belong together (``threads`` and ``units`` of one run or
+    chunk): every file is written to a temporary first and the set is renamed into place only when
+    all were written, so a full disk never leaves new threads beside old or missing units."""
+    with contextlib.ExitStack() as stack:
+        temps = {Path(t): stack.enter_context(atomic_path(t)) for t in tables}
+        for target, tmp in temps.items():
+            try:
+                _write_parquet_file(tables[target if target in tables else str(target)], tmp)
+            except OSError as exc:
+                raise environment_error(exc, target) from exc
+    return list(temps)
 
 
 def read_parquet(path: Path | str) -> pd.DataFrame:

@@ -138,14 +138,14 @@ def test_model_json_invalid(model_copy, codebook):
     with pytest.raises(PipelineError) as exc:
         load_model(model_copy, codebook)
     p = exc.value.problem
-    assert p.code == "E204" and p.file == str(meta) and p.line == 3 and p.fix
+    assert p.code == "E208" and "damaged" in p.message and p.file == str(meta) and p.line == 3 and p.fix
     assert f"{meta}:3" in str(exc.value)
 
 
 def test_not_a_model_directory(tmp_path, codebook):
     with pytest.raises(PipelineError) as exc:
         load_model(tmp_path, codebook)
-    assert exc.value.problem.code == "E204"
+    assert exc.value.problem.code == "E208"
 
 
 def test_unreadable_model_skops_is_refused(model_copy, codebook):
@@ -153,4 +153,4 @@ def test_unreadable_model_skops_is_refused(model_copy, codebook):
     _fix_hash(model_copy)
     with pytest.raises(PipelineError) as exc:
         load_model(model_copy, codebook)
-    assert exc.value.problem.code == "E204"
+    assert exc.value.problem.code == "E208" and "damaged" in exc.value.problem.message

@@ -387,8 +387,8 @@ BAD_MODELS = [
     pytest.param(_other_codebook_model, "E203", "another_study", id="model-of-another-codebook"),
     pytest.param(_other_codebook_given, "E203", "codebook.yaml", id="codebook-the-model-was-not-trained-on"),
     pytest.param(_tampered_model, "E204", "does not match the hash", id="tampered-model-file"),
-    pytest.param(_garbled_model_json, "E204", "model.json:3", id="model-json-not-json"),
-    pytest.param(_not_a_model, "E204", "not a model directory", id="not-a-model-directory"),
+    pytest.param(_garbled_model_json, "E208", "model.json:3", id="model-json-not-json"),
+    pytest.param(_not_a_model, "E208", "not a complete model directory", id="not-a-model-directory"),
 ]
 
 
