@@ -212,7 +212,59 @@ def doc_features(doc: Doc, text: str | None = None) -> UnitFeatures:
     return UnitFeatures(doc.text if text is None else text, lemmas, sents, cues, ents, lemma_sents)
 
 
+# spaCy refuses texts over ``nlp.max_length`` (1,000,000 characters, E088) and its memory grows with
+# the text; a unit longer than this is coded in pieces cut at paragraph, line, sentence or word
+# boundaries, and the pieces' features are joined back with their offsets, so one pasted 5 MB report
+# never costs the chunk its labels.
+PIECE_CHARS = 100_000
+
+
+def split_long(text: str, limit: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """``[(offset, piece), ...]`` covering ``text`` exactly; a single piece when it is short enough."""
+    if len(text) <= limit:
+        return [(0, text)]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(start + limit, len(text))
+        if end < len(text):
+            floor = start + limit // 2  # never cut a piece shorter than half the limit
+            for sep in ("\n\n", "\n", ". ", " "):
+                cut = text.rfind(sep, floor, end)
+                if cut != -1:
+                    end = cut + len(sep)
+                    break
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
+
+
+def join_features(text: str, parts: list[tuple[int, UnitFeatures]]) -> UnitFeatures:
+    """One unit's features from those of its pieces (``(offset, features)`` in order)."""
+    lemmas, sents, cues, ents, lemma_sents = [], [], [], [], []
+    for offset, f in parts:
+        first_sent = len(sents)
+        lemmas += f.lemmas
+        sents += [(s + offset, e + offset) for s, e in f.sents]
+        cues += [(code, matched, i + first_sent) for code, matched, i in f.cues]
+        ents += f.entities
+        lemma_sents += [i + first_sent for i in f.lemma_sents]
+    return UnitFeatures(text, lemmas, sents, cues, ents, lemma_sents)
+
+
 def features(nlp: Language, texts: Iterable[str], *, batch_size: int = 256) -> Iterator[UnitFeatures]:
-    """Stream texts through the pipeline once; yield compact per-unit features."""
-    for doc, text in nlp.pipe(((t, t) for t in texts), as_tuples=True, batch_size=batch_size):
-        yield doc_features(doc, text)
+    """Stream texts through the pipeline once; yield compact per-unit features (long texts in pieces)."""
+    def pieces() -> Iterator[tuple[str, tuple]]:
+        for text in texts:
+            parts = split_long(text)
+            for offset, piece in parts:
+                yield piece, (text, offset, len(parts))
+
+    done: list[tuple[int, UnitFeatures]] = []
+    for doc, (text, offset, n_parts) in nlp.pipe(pieces(), as_tuples=True, batch_size=batch_size):
+        if n_parts == 1:
+            yield doc_features(doc, text)
+            continue
+        done.append((offset, doc_features(doc)))
+        if len(done) == n_parts:
+            yield join_features(text, done)
+            done = []
