@@ -98,6 +98,7 @@ def train(labels: Path = typer.Option(..., "--labels", help="Labels JSONL (one o
                            use_cues=not no_cues, codebook_path=codebook or CODEBOOK_PATH, cv=cv)
     except PipelineError as exc:
         _fail(exc)
+    _print_problems(info.get("label_problems") or [], "Labels")
     typer.echo(f"Trained on {info['n_units']} units from {info['n_threads']} threads "
                f"(excluded: {', '.join(info['excluded_threads']) or 'none'}) -> {out}")
     typer.echo("Theme thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in info["thresholds"].items()))
@@ -207,6 +208,121 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
         kappas = ", ".join(f"{t} {v['kappa']}" for t, v in a["themes"].items())
         typer.echo(f"  agreement {a['pair']}: kappa {kappas}; alpha stance_tr {a['stance_tr']['alpha']}")
     typer.echo(f"Report: {Path(result['out']) / 'report.md'}")
+
+
+labels_app = typer.Typer(no_args_is_help=True, help="Check that labels still sit on the text they were made on.")
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("check")
+def labels_check(labels: Path = typer.Argument(..., help="Labels JSONL (gold sample, annotations, a coded sheet)."),
+                 corpus: Optional[Path] = typer.Option(None, "--corpus", help="Thread files the labels refer to "
+                                                       "(default: the raw/ folder beside the labels file)."),
+                 stamp: bool = typer.Option(False, "--stamp", help="Rewrite the file: record fingerprints of "
+                                            "labels that have none, and new ids of labels whose text moved."),
+                 strict: bool = typer.Option(False, "--strict", help="Exit 3 if any label's text changed or is gone."),
+                 ) -> None:
+    """List labels kept, moved with their text, changed, orphaned or without a fingerprint."""
+    from .labels import anchor_problems, stamp_labels
+    from .parse import parse_paths, to_frames
+
+    corpus = corpus or labels.parent / "raw"
+    if not labels.exists():
+        _fail(PipelineError("E202", "the labels file does not exist.", file=str(labels), fix="Check the path."))
+    _, units = to_frames(parse_paths([corpus]).threads)
+    if stamp:
+        report = stamp_labels(labels, units)
+    else:
+        from .anchor import anchor_labels
+        from .labels import read_label_ids
+
+        report = anchor_labels(read_label_ids(labels), units)[1]
+    typer.echo(f"{labels}: {report.summary()} (against {len(units)} units in {corpus})")
+    for name in ("changed", "orphaned", "unanchored"):
+        ids = getattr(report, name)
+        if ids:
+            typer.echo(f"  {name}: {', '.join(ids[:30])}{' ...' if len(ids) > 30 else ''}")
+    for old, new in report.moved[:30]:
+        typer.echo(f"  moved: {old} -> {new}")
+    _print_problems([p.to_dict() for p in anchor_problems(report, str(labels))], "Warnings")
+    if stamp:
+        typer.echo(f"Rewrote {labels} with fingerprints and current ids (changed and orphaned lines left as they were).")
+    if strict and report.lost:
+        raise typer.Exit(3)
+
+
+validate_app = typer.Typer(no_args_is_help=True, help="Validate a run on a blind hand-coded sample: sample, "
+                            "agreement between coders, corrected prevalence.")
+app.add_typer(validate_app, name="validate")
+
+
+@validate_app.command("sample")
+def validate_sample(run: Path = typer.Argument(..., help="Run directory with labels.parquet."),
+                    n: int = typer.Option(..., "--n", help="Units to sample."),
+                    out: Path = typer.Option(..., "--out", "-o", help="Sheet to write (JSONL); its design is "
+                                             "written beside it as <sheet>.design.json."),
+                    seed: int = typer.Option(0, "--seed")) -> None:
+    """Draw a blind sample stratified by the model's codes (no model codes on the sheet)."""
+    from .validate import design_path, write_sample
+
+    try:
+        design = write_sample(run, out, n, seed=seed)
+    except PipelineError as exc:
+        _fail(exc)
+    typer.echo(f"Sampled {design['n']} of {design['N']} units -> {out} (design: {design_path(out)})")
+    for s in design["strata"]:
+        typer.echo(f"  {s['name']:<30} N={s['N']:<6} n={s['n']:<4} p={s['inclusion_probability']:.3f}")
+
+
+@validate_app.command("score")
+def validate_score(run: Path = typer.Argument(..., help="The run the sample was drawn from."),
+                   labels: Path = typer.Option(..., "--labels", help="The coded sheet (labels JSONL)."),
+                   out: Path = typer.Option(..., "--out", "-o", help="Folder for validation.json and report.md."),
+                   annotator: Optional[str] = typer.Option(None, "--annotator", help="Score one coder's labels "
+                                                           "(default: adjudicated gold, else the coders' agreed labels)."),
+                   design: Optional[Path] = typer.Option(None, "--design", help="Design file (default: beside the sheet)."),
+                   seed: int = typer.Option(0, "--seed")) -> None:
+    """Score the model on the coded sample; prevalence corrected with 95% design-based intervals."""
+    from .validate import score_validation
+
+    try:
+        r = score_validation(run, labels, out, annotator=annotator, design=design, seed=seed)
+    except PipelineError as exc:
+        _fail(exc)
+    _print_problems(r["warnings"], "Labels")
+    typer.echo(f"Validated on {r['n']} coded units ({r['uncoded']} of the sample not coded yet):")
+    for scheme in ("themes", "stance_tr"):
+        for code, e in r[scheme].items():
+            p = e["prevalence"]
+            typer.echo(f"  {code:<22} model {p['model']:.3f}  corrected {p['corrected']:.3f} "
+                       f"[{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]  kappa {e['kappa']}")
+    typer.echo(f"Report: {out / 'report.md'}")
+
+
+@validate_app.command("agree")
+def validate_agree(labels: Path = typer.Option(..., "--labels", help="The coded sheet with several coders."),
+                   out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the disagreements "
+                                                      "(JSONL) here for adjudication.")) -> None:
+    """Agreement between coders (kappa per theme, alpha per scheme) and the units to adjudicate."""
+    from . import store
+    from .codebook import load_codebook
+    from .runs import CODEBOOK_PATH
+    from .validate import disagreements, pairwise_agreement, read_coded
+
+    try:
+        codebook = load_codebook(CODEBOOK_PATH)
+        coded, _ = read_coded(labels, codebook)
+    except PipelineError as exc:
+        _fail(exc)
+    for a in pairwise_agreement(coded, codebook):
+        kappas = ", ".join(f"{t} {v['kappa']}" for t, v in a["themes"].items())
+        typer.echo(f"{a['pair']} ({a['n_units']} units): kappa {kappas}; alpha themes {a['themes_all']['alpha']}, "
+                   f"stance_tr {a['stance_tr']['alpha']}, reply_stance {a['reply_stance']['alpha']}")
+    todo = disagreements(coded)
+    typer.echo(f"{len(todo)} units to adjudicate (the app's Validate page, or add gold lines with a note).")
+    if out is not None:
+        store.write_jsonl(todo.to_dict("records"), out)
+        typer.echo(f"Disagreements -> {out}")
 
 
 @app.command(name="app")

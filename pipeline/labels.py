@@ -107,10 +107,10 @@ def anchor_problems(report: AnchorReport, file: str) -> list[Problem]:
         out.append(Problem(Code.W201.value, file, f"{len(report.moved)} labels followed their text to a new "
                            f"unit id (e.g. {eg}).", "Nothing to do; `python -m pipeline labels check "
                            "--stamp` rewrites the ids in the file."))
-    lost = report.changed + report.orphaned
+    lost = list(dict.fromkeys(report.changed + report.orphaned))  # one id per unit, not per coder
     if lost:
         out.append(Problem(Code.W202.value, file, f"{len(lost)} labels were made on text that has changed "
-                           f"({len(report.changed)}) or is no longer in the corpus ({len(report.orphaned)}): "
+                           f"({len(report.changed)} labels) or is no longer in the corpus ({len(report.orphaned)}): "
                            f"{', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}. They are not used.",
                            "Review them with `python -m pipeline labels check`, then re-code those units."))
     if report.unanchored:
@@ -118,6 +118,46 @@ def anchor_problems(report: AnchorReport, file: str) -> list[Problem]:
                            "were attached by unit id alone.", "Run `python -m pipeline labels check --stamp` "
                            "once on the corpus they were made on to record their fingerprints."))
     return out
+
+
+def read_label_ids(path: Path | str) -> pd.DataFrame:
+    """``unit_id``, ``fingerprint`` and ``line`` of every well-formed label line (no codebook
+    validation: enough to check anchoring of any labels file)."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+        try:
+            rec = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and rec.get("unit_id"):
+            rows.append({"unit_id": rec["unit_id"], "fingerprint": rec.get("fingerprint"), "line": n})
+    return pd.DataFrame(rows, columns=["unit_id", "fingerprint", "line"])
+
+
+def stamp_labels(path: Path | str, units: pd.DataFrame) -> AnchorReport:
+    """Record fingerprints in a labels file, rewriting it atomically line by line.
+
+    Labels without a fingerprint get the one of the unit their id names now (run this once, on
+    the corpus the labels were made on); labels whose text moved get its new id.  Changed and
+    orphaned labels are left exactly as they were, for a person to look at.  Other fields, blank
+    lines and the order of lines are kept."""
+    from . import store
+    from .anchor import fingerprints
+
+    path = Path(path)
+    fp_of_id = dict(zip(units["unit_id"], units["fingerprint"] if "fingerprint" in units else fingerprints(units)))
+    with store.AnnotationStore(path)._lock():  # the app may be appending annotations to this very file
+        anchored, report = anchor_labels(read_label_ids(path), units)
+        new_id = dict(zip(anchored["line"], anchored["unit_id"]))
+        out = []
+        for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            if n in new_id:
+                rec = dict(json.loads(line), unit_id=new_id[n])
+                rec["fingerprint"] = rec.get("fingerprint") or fp_of_id[new_id[n]]
+                line = json.dumps(rec, ensure_ascii=False)
+            out.append(line)
+        store.write_text("\n".join(out) + "\n", path)
+    return report
 
 
 def annotators(df: pd.DataFrame) -> list[str]:

@@ -171,7 +171,10 @@ def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, 
     corpus = Path(corpus) if corpus else labels_path.parent / "raw"
     result = parse_paths([corpus])
     _, units = to_frames(result.threads)
-    labels, _ = read_labels(labels_path, codebook, known_units=set(units["unit_id"]))
+    # Labels follow their text (pipeline/anchor.py): one deleted comment renumbers the rest of the
+    # thread, and a label must never train on the comment that now holds its old id.
+    labels, label_problems = read_labels(labels_path, codebook, units=units)
+    anchor = labels.attrs["anchor"]
     labels = labels[labels["annotator"] == annotator]
     if labels.empty:
         raise PipelineError(Code.E206, f"no labels by annotator {annotator!r}.", file=str(labels_path),
@@ -187,6 +190,8 @@ def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, 
         raise PipelineError(Code.E206, f"only {len(keep)} labelled units to train on.", file=str(labels_path),
                             fix="Label more units, or exclude fewer threads.")
     sel = units.iloc[keep].reset_index(drop=True)
+    sel.attrs["label_problems"] = [p.to_dict() for p in label_problems]
+    sel.attrs["labels_anchor"] = anchor.to_dict()
     y = Targets(
         themes=np.array([[int(t in lab.at[uid, "themes"]) for t in codebook.theme_names] for uid in sel["unit_id"]]),
         stance_tr=np.array([lab.at[uid, "stance_tr"] or codebook.stances["stance_tr"].default for uid in sel["unit_id"]]),
@@ -226,7 +231,8 @@ def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str 
                 "excluded_threads": sorted(exclude_threads), "theme_counts":
                     {t: int(y.themes[:, j].sum()) for j, t in enumerate(codebook.theme_names)}}
     save_model(model, out, training=training, evaluation=evaluation)
-    return {"out": str(out), "thresholds": model.thresholds_, **training}
+    return {"out": str(out), "thresholds": model.thresholds_, **training,
+            "label_problems": units.attrs.get("label_problems", []), "labels_anchor": units.attrs.get("labels_anchor")}
 
 
 def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
@@ -298,16 +304,16 @@ def evaluate_predictions(gold_path: Path | str, pred: Path | str, out: Path | st
     from .labels import read_labels
 
     codebook = load_codebook(codebook_path)
-    gold_all, _ = read_labels(gold_path, codebook)
-    gold = gold_all[gold_all["annotator"] == gold_annotator]
-    if gold.empty:
-        raise PipelineError(Code.E206, f"no labels by annotator {gold_annotator!r}.", file=str(gold_path),
-                            fix="Pass --gold-annotator with a name present in the file.")
     pred = Path(pred)
     gold_units = pred_units = probs = None
     corpus = Path(gold_path).parent / "raw"
     if corpus.exists():
         gold_units = to_frames(parse_paths([corpus]).threads)[1]
+    gold_all, label_problems = read_labels(gold_path, codebook, units=gold_units)
+    gold = gold_all[gold_all["annotator"] == gold_annotator]
+    if gold.empty:
+        raise PipelineError(Code.E206, f"no labels by annotator {gold_annotator!r}.", file=str(gold_path),
+                            fix="Pass --gold-annotator with a name present in the file.")
     if pred.is_dir():
         tables = load_run(pred, need_labels=True)
         pred_labels, pred_units, probs = tables["labels"], tables["units"], tables["labels"]
@@ -325,6 +331,8 @@ def evaluate_predictions(gold_path: Path | str, pred: Path | str, out: Path | st
     result = {"title": f"{pred} against {gold_annotator} labels", "description":
               f"Predictions in {pred} scored against annotator '{gold_annotator}' in {gold_path}.",
               "theme_names": codebook.theme_names, "main": main, "alignment": report,
+              "labels_anchor": gold_all.attrs["anchor"].to_dict() if "anchor" in gold_all.attrs else None,
+              "label_problems": [p.to_dict() for p in label_problems],
               "agreement": [{"pair": f"{pred_annotator or 'predictions'} vs {gold_annotator}",
                              **agreement(joined, codebook)}],
               "errors": error_analysis(joined, probs, units if units is not None else pd.DataFrame(
@@ -344,7 +352,8 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
 
     codebook, units, feats, parents, y = training_data(gold_path, corpus, annotator=gold_annotator,
                                                        codebook_path=codebook_path)
-    all_labels, _ = read_labels(gold_path, codebook)
+    corpus_units = to_frames(parse_paths([Path(corpus) if corpus else Path(gold_path).parent / "raw"]).threads)[1]
+    all_labels, _ = read_labels(gold_path, codebook, units=corpus_units)
     gold = all_labels[all_labels["annotator"] == gold_annotator]
     thread_of = dict(zip(units["unit_id"], units["thread_id"]))
     baselines, preds_by_recipe = {}, {}
@@ -363,6 +372,7 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
                        f"({len(units)} units labelled by '{gold_annotator}'). Intervals: 1000 bootstrap resamples "
                        "of units and, separately, of threads.",
         "theme_names": codebook.theme_names, "main": main, "baselines": baselines, "alignment": report,
+        "labels_anchor": units.attrs.get("labels_anchor"), "label_problems": units.attrs.get("label_problems", []),
         "agreement": _coder_agreements(all_labels, codebook, extra),
         "errors": error_analysis(joined, preds, units, codebook),
         "calibration": calibration(gold, preds, codebook),
