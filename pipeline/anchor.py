@@ -36,7 +36,7 @@ USABLE = ("kept", "moved", "unanchored")
 def normalise_text(text: str | None) -> str:
     """NFKC, case-folded, whitespace collapsed: re-saving a page (line wrapping, non-breaking
     spaces, typographic compatibility characters) does not change a unit's content."""
-    if not text:
+    if not isinstance(text, str) or not text:  # None, or NaN from a pandas column
         return ""
     return _SPACE_RE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
@@ -44,10 +44,10 @@ def normalise_text(text: str | None) -> str:
 def normalise_time(timestamp: str | None) -> str:
     """The wall-clock minute as written (``2015-04-23T08:02``): a parser that adds seconds or a
     UTC offset to the same reading does not change the fingerprint."""
-    if not timestamp:
+    if not isinstance(timestamp, str) or not timestamp:
         return ""
-    m = _MINUTE_RE.match(str(timestamp))
-    return "{}-{}-{}T{}:{}".format(*m.groups()) if m else normalise_text(str(timestamp))
+    m = _MINUTE_RE.match(timestamp)
+    return "{}-{}-{}T{}:{}".format(*m.groups()) if m else normalise_text(timestamp)
 
 
 def fingerprint(text: str | None, author: str | None = None, timestamp: str | None = None) -> str:
