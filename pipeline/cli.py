@@ -325,6 +325,30 @@ def validate_agree(labels: Path = typer.Option(..., "--labels", help="The coded 
         typer.echo(f"Disagreements -> {out}")
 
 
+@app.command()
+def export(run: Path = typer.Argument(..., help="Run directory."),
+           fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet, jsonl or qdpx (REFI-QDA project)."),
+           out: Path = typer.Option(..., "--out", "-o", help="File to write."),
+           labels: str = typer.Option("model", "--labels", help="Whose codes: model, gold, or an annotator's name."),
+           labels_file: List[Path] = typer.Option([], "--labels-file", help="Where gold / annotator labels are "
+                                                  "(repeatable; default: the bundled labels.jsonl, then annotations.jsonl)."),
+           pseudonymise: bool = typer.Option(False, "--pseudonymise", help="Commenter names become 'Commenter N'."),
+           codebook: Path = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml).")) -> None:
+    """Export a run's units with their codes: the same files as the app's Export page."""
+    from .codebook import load_codebook
+    from .explore.exports import export_run
+    from .paths import default_annotations, default_codebook, default_labels
+
+    try:
+        summary = export_run(run, out, fmt, load_codebook(codebook or default_codebook()), labels=labels,
+                             labels_files=labels_file or [default_labels(), default_annotations()],
+                             pseudonymise=pseudonymise)
+    except PipelineError as exc:
+        _fail(exc)
+    typer.echo(f"Exported {summary['units']} units ({summary['labels']} codes"
+               f"{', pseudonymised' if summary['pseudonymised'] else ''}) as {fmt} -> {out}")
+
+
 @app.command(name="app")
 def app_command(port: int = typer.Option(8501, "--port"),
                 address: str = typer.Option("127.0.0.1", "--address",

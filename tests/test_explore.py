@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import explore as ex
 from pipeline.codebook import load_codebook
-from pipeline.runs import CODEBOOK_PATH
+from pipeline.paths import CODEBOOK_PATH
 
 from test_app import build_app_data  # the explorer's test run (seed threads + a hostile thread), built once
 

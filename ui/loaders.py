@@ -37,10 +37,7 @@ def get_run(sig: tuple, run: str, codebook_path: str, codebook_mtime: int) -> di
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def get_pseudonymiser(sig: tuple, run: str) -> ex.Pseudonymiser:
-    """Pseudonyms for every author and name mentioned in the run, numbered by first appearance."""
-    authors = ex.read_column(run, "units", "author")
-    mentions = ex.read_column(run, "units", "mentions")
-    return ex.Pseudonymiser(ex.collect_names(authors.to_numpy(), mentions.to_numpy()))
+    return ex.run_pseudonymiser(run)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

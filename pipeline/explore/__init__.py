@@ -28,10 +28,10 @@ from .colours import PALETTE, STANCE_COLOURS, stance_colour, theme_colour
 from .data import (UNIT_COLUMNS, coder_view, gold_view, read_column, read_run, run_signature, summary_counts, theme_matrix,
                    themes_from_matrix, themes_string, thread_dates, thread_units)
 from .evidence import Span, evidence_spans, parse_evidence
-from .exports import EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, to_csv_bytes, to_jsonl_bytes, to_parquet_bytes
+from .exports import EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, export_run, to_csv_bytes, to_jsonl_bytes, to_parquet_bytes
 from .filters import SORTS, Filters, filter_mask, filter_units, page_slice, sort_units
 from .markup import badge_html, chip_html, highlight_html, labels_html, md_escape, thread_tree_html
-from .pseudonyms import ANONYMOUS, Pseudonymiser, collect_names, is_name_mention, trie_regex
+from .pseudonyms import ANONYMOUS, Pseudonymiser, collect_names, is_name_mention, run_pseudonymiser, trie_regex
 from .queue import annotation_queue, uncertainty
 from .refiqda import qda_guid, qda_source_text, refi_qda_project
 from .stats import (FREQ_NAMES, MILESTONES, cooccurrence, cooccurrence_long, date_basis, date_caption,

@@ -13,10 +13,11 @@ import pyarrow.parquet as pq
 
 from .. import store
 from ..codebook import Codebook
+from ..errors import Code, PipelineError
 from ..rundir import RunDir
 from ..schema import SCHEMES, theme_col
 from .data import read_column, themes_from_matrix
-from .pseudonyms import Pseudonymiser
+from .pseudonyms import Pseudonymiser, run_pseudonymiser
 from .refiqda import refi_qda_project
 
 FORMATS = ("csv", "parquet", "jsonl", "qdpx")
@@ -113,3 +114,58 @@ def export_bytes(run: Path | str, df: pd.DataFrame, codebook: Codebook, fmt: str
             extra[col] = values
     out = export_frame(df, codebook, extra=extra, pseudonymiser=pseudo, source=source)
     return {"csv": to_csv_bytes, "parquet": to_parquet_bytes, "jsonl": to_jsonl_bytes}[fmt](out)
+
+
+def coder_labels(codebook: Codebook, coder: str, labels_files: list[Path | str]) -> pd.DataFrame:
+    """The latest labels of ``coder`` ('gold' or an annotator) from the first of ``labels_files`` that
+    has any: a labels JSONL (read_labels) or the app's annotations file (the latest label per unit)."""
+    from ..labels import read_labels
+    from ..store import AnnotationStore
+
+    seen = []
+    for path in map(Path, labels_files):
+        if not path.exists():
+            continue
+        seen.append(str(path))
+        try:
+            table, _ = read_labels(path, codebook, strict=False)
+        except PipelineError:
+            table = AnnotationStore(path).latest()
+        mine = table[table["annotator"] == coder] if len(table) else table
+        if len(mine):
+            return mine
+    raise PipelineError(Code.E202, f"no labels by annotator {coder!r} in {', '.join(seen) or 'no existing file'}.",
+                        file=str(labels_files[0]) if labels_files else "",
+                        fix="Check the name (--labels model|gold|<annotator>) or point --labels-file at the "
+                            "file holding that coder's labels.")
+
+
+def export_run(run: Path | str, out: Path | str, fmt: str, codebook: Codebook, *, labels: str = "model",
+               labels_files: list[Path | str] = (), pseudonymise: bool = False) -> dict:
+    """``python -m pipeline export``: read the run as the app does, pick whose codes to export, write
+    ``out`` atomically with :func:`export_bytes` (the Export page's function) and say what was written."""
+    from .data import coder_view, read_run
+
+    run = RunDir(run)
+    if not run.exists():
+        raise PipelineError(Code.E205, "not a run directory (units.parquet is missing).", file=str(run.path),
+                            fix="Give a folder written by `python -m pipeline run` or `parse`.")
+    if fmt not in FORMATS:
+        raise PipelineError(Code.E205, f"unknown export format {fmt!r}.", file=str(out),
+                            fix=f"Use --format {' | '.join(FORMATS)}.")
+    if labels == "model" and not run.has_labels():
+        raise PipelineError(Code.E205, "the run has no labels.parquet: there are no model codes to export.",
+                            file=str(run.path), fix=f"Code it first: python -m pipeline classify {run.path}")
+    table = read_run(run.path, codebook)["units"]
+    if labels != "model":
+        table = coder_view(table, coder_labels(codebook, labels, list(labels_files)), labels, codebook)
+    pseudo = None
+    if pseudonymise:
+        pseudo = run_pseudonymiser(run.path)
+    coder = labels if labels != "model" else (
+        Path(str(table["model"].iloc[0])).name if "model" in table and len(table) else "model")
+    data = export_bytes(run.path, table, codebook, fmt, pseudonymiser=pseudo,
+                        source="model" if labels == "model" else labels, coder=coder)
+    store.write_bytes(data, out)
+    return {"out": str(out), "format": fmt, "units": int(len(table)), "labels": labels, "coder": coder,
+            "pseudonymised": bool(pseudonymise), "bytes": len(data)}

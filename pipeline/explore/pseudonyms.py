@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .data import read_column
 from .evidence import parse_evidence
 
 
@@ -150,3 +152,11 @@ class Pseudonymiser:
             if col in out:
                 out[col] = self.list_series(out[col])
         return out
+
+
+def run_pseudonymiser(run: Path | str) -> Pseudonymiser:
+    """Pseudonyms for every author and name mentioned in a run, numbered by first appearance
+    (the app's toggle and ``export --pseudonymise`` use the same numbering)."""
+    authors = read_column(run, "units", "author")
+    mentions = read_column(run, "units", "mentions")
+    return Pseudonymiser(collect_names(authors.to_numpy(), mentions.to_numpy()))
