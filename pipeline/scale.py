@@ -184,8 +184,6 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
                 chunk_mb: float = 16.0, workers: int = 2, classify: bool = True,
                 progress=None) -> dict:
     """Parse (+ classify) in chunks, in parallel, resuming from ``manifest.json``."""
-    from joblib import Parallel, delayed
-
     out = Path(out)
     if classify:
         check_coder(model_dir, codebook_path)  # E201/E203/E204 before any earlier output is replaced
@@ -195,6 +193,8 @@ def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Pat
 
 
 def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, workers, classify, progress) -> dict:
+    from joblib import Parallel, delayed
+
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"chunks": {}}
     settings = {"model": str(model_dir), "codebook": str(codebook_path), "chunk_mb": chunk_mb, "classify": classify}
