@@ -17,8 +17,35 @@ import yaml
 
 from .errors import Code, PipelineError
 
+BUNDLED_CODEBOOK = Path(__file__).resolve().parent.parent / "models" / "codebook.yaml"
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 STANCE_SCHEMES = ("stance_tr", "reply_stance")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One codebook pattern (or veto): alternatives (``any``) or co-occurring groups (``near``).
+
+    ``groups`` holds one tuple of alternatives per group (``any`` patterns have one group);
+    ``pipeline.preprocess`` compiles them into spaCy Matcher token patterns."""
+
+    id: str
+    groups: tuple[tuple[str, ...], ...]
+    window: int = 6
+    weight: float = 1.0
+    example: str = ""
+
+    def as_data(self) -> list:
+        return [self.id, [list(g) for g in self.groups], self.window, self.weight]
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    """How a unit's codes follow from its segments (see the codebook's ``segments.rule``)."""
+
+    segment_cap: float = 1.0
+    unit_threshold: float = 1.0
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +59,8 @@ class Theme:
     acronyms: tuple[str, ...] = ()
     veto: tuple[str, ...] = ()
     examples: tuple[dict, ...] = ()
+    patterns: tuple[Pattern, ...] = ()
+    veto_patterns: tuple[Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +68,7 @@ class StanceValue:
     name: str
     definition: str
     cues: tuple[str, ...] = ()
+    patterns: tuple[Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +77,7 @@ class StanceScheme:
     definition: str
     values: dict[str, StanceValue]
     default: str
+    opening_weight: float = 1.0  # cues in a unit's first segment count this many times
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,7 @@ class Codebook:
     stances: dict[str, StanceScheme]
     path: str = ""
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    segments: SegmentRule = SegmentRule()
 
     @property
     def theme_names(self) -> list[str]:
@@ -73,6 +105,14 @@ class Codebook:
             "themes": {n: [t.phrases, t.acronyms, t.veto] for n, t in self.themes.items()},
             "stances": {n: {v: s.values[v].cues for v in s.values} for n, s in self.stances.items()},
         }
+        patterns = {n: [[p.as_data() for p in t.patterns], [p.as_data() for p in t.veto_patterns]]
+                    for n, t in self.themes.items() if t.patterns or t.veto_patterns}
+        patterns.update({v.name: [[p.as_data() for p in v.patterns]] for s in self.stances.values()
+                         for v in s.values.values() if v.patterns})
+        if patterns:  # v2 codebooks: patterns, segment rule and opening weights count too
+            core["patterns"] = patterns
+            core["segments"] = [self.segments.segment_cap, self.segments.unit_threshold]
+            core["opening"] = {n: s.opening_weight for n, s in self.stances.items()}
         return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -105,6 +145,42 @@ def _strings(value, where: str, path: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _err(path, f"{where} must be a list of non-empty strings.", "Write it as a YAML list: [a, b].")
     return tuple(v.strip() for v in value)
+
+
+def _patterns(value, where: str, path: str) -> tuple[Pattern, ...]:
+    """``[{id, any | near, window, weight, example}]`` -> Patterns, with a clear error for each mistake."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _err(path, f"{where} must be a list of patterns.", "Write each as {id: ..., any: [...], example: ...}.")
+    out, seen = [], set()
+    for i, spec in enumerate(value):
+        here = f"{where}[{i}]"
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str) or not CODE_RE.match(spec["id"]):
+            raise _err(path, f"{here} needs an `id` (lowercase letters, digits, _).", "Add id: a_name.")
+        if spec["id"] in seen:
+            raise _err(path, f"{here}: pattern id {spec['id']!r} is repeated.", "Give every pattern a distinct id.")
+        seen.add(spec["id"])
+        if ("any" in spec) == ("near" in spec):
+            raise _err(path, f"{here} ({spec['id']}) needs exactly one of `any:` or `near:`.",
+                       "any: [alternatives] or near: [[group 1], [group 2]].")
+        groups = [spec["any"]] if "any" in spec else spec["near"]
+        if not isinstance(groups, list) or not groups or ("near" in spec and len(groups) < 2):
+            raise _err(path, f"{here} ({spec['id']}): `near` needs two or more groups.", "near: [[a, b], [c, d]].")
+        groups = tuple(tuple(str(w).strip() for w in _strings(g if isinstance(g, list) else None, f"{here}.group", path))
+                       for g in groups)
+        if not all(groups):
+            raise _err(path, f"{here} ({spec['id']}) has an empty group.", "Every group needs at least one word.")
+        try:
+            window, weight = int(spec.get("window", 6)), float(spec.get("weight", 1.0))
+        except (TypeError, ValueError):
+            raise _err(path, f"{here} ({spec['id']}): window must be an integer and weight a number.",
+                       "e.g. window: 6, weight: 0.5.") from None
+        if not 0 < weight <= 1 or not 0 <= window <= 20:
+            raise _err(path, f"{here} ({spec['id']}): weight must be in (0, 1] and window in 0-20.",
+                       "Use weight 1 (strong) or 0.5 (weak).")
+        out.append(Pattern(spec["id"], groups, window, weight, str(spec.get("example") or "").strip()))
+    return tuple(out)
 
 
 def load_codebook(path: Path | str) -> Codebook:
@@ -144,7 +220,8 @@ def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:
             raise _err(name, f"themes.{tname}.cues must be a mapping (phrases, acronyms, veto).", "See README.")
         phrases = _strings(cues.get("phrases"), f"themes.{tname}.cues.phrases", name)
         acronyms = _strings(cues.get("acronyms"), f"themes.{tname}.cues.acronyms", name)
-        if not phrases and not acronyms:
+        patterns = _patterns(spec.get("patterns"), f"themes.{tname}.patterns", name)
+        if not phrases and not acronyms and not patterns:
             raise _err(name, f"theme {tname!r} has no cues.", f"Add cues.phrases under themes.{tname}: the rule "
                        "coder and the model's rule features need at least one.")
         examples = spec.get("examples") or []
@@ -155,7 +232,8 @@ def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:
                               _strings(spec.get("exclude"), f"themes.{tname}.exclude", name),
                               tuple(p.lower() for p in phrases), acronyms,
                               tuple(v.lower() for v in _strings(cues.get("veto"), f"themes.{tname}.cues.veto", name)),
-                              tuple(examples))
+                              tuple(examples), patterns,
+                              _patterns(spec.get("veto"), f"themes.{tname}.veto", name))
     stances: dict[str, StanceScheme] = {}
     if not isinstance(raw["stances"], dict):
         raise _err(name, "`stances` must be a mapping.", "See README, 'Codebook'.")
@@ -170,15 +248,22 @@ def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:
                 raise _err(name, f"stance value {vname!r} in {scheme} is not a valid code.", "Use lowercase letters.")
             vspec = vspec or {}
             values[vname] = StanceValue(vname, str(vspec.get("definition") or "").strip(),
-                                        tuple(c.lower() for c in _strings(vspec.get("cues"), f"{scheme}.{vname}.cues", name)))
+                                        tuple(c.lower() for c in _strings(vspec.get("cues"), f"{scheme}.{vname}.cues", name)),
+                                        _patterns(vspec.get("patterns"), f"stances.{scheme}.{vname}.patterns", name))
         default = spec.get("default") or list(values)[-1]
         if default not in values:
             raise _err(name, f"stances.{scheme}.default {default!r} is not one of its values.", "Name one of the values.")
-        stances[scheme] = StanceScheme(scheme, str(spec.get("definition") or "").strip(), values, default)
+        stances[scheme] = StanceScheme(scheme, str(spec.get("definition") or "").strip(), values, default,
+                                       float(spec.get("opening_weight") or 1.0))
     labels = list(themes) + [v for s in stances.values() for v in s.values]
     dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dupes:
         raise _err(name, f"code names must be distinct across themes and stance values; repeated: {', '.join(dupes)}.",
                    "Rename one of them (probability columns are named p_<code>).")
+    seg = raw.get("segments") or {}
+    if not isinstance(seg, dict):
+        raise _err(name, "`segments` must be a mapping (segment_cap, unit_threshold, rule).", "See models/codebook.yaml.")
+    rule = SegmentRule(float(seg.get("segment_cap", 1.0)), float(seg.get("unit_threshold", 1.0)),
+                       str(seg.get("rule") or "").strip())
     return Codebook(str(raw["name"]), str(raw["version"]), str(raw.get("description") or ""), themes, stances,
-                    name, raw)
+                    name, raw, rule)

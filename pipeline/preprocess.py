@@ -7,8 +7,9 @@ Components, in order (each registered by name):
                          looked up in lower case so 'Caseloads' -> 'caseload'
 ``probation_glossary``   an EntityRuler over the probation glossary (``models/glossary.yaml``):
                          PO, CRC, OASys, MAPPA, UPW ... tagged ROLE, ORG, SYSTEM, PROCESS, SENTENCE
-``codebook_cues``        PhraseMatchers for every codebook cue (lemmas; acronyms case-sensitive),
-                         with the codebook's veto phrases removing trap matches in the same sentence
+``codebook_cues``        the codebook's patterns as spaCy Matcher token patterns over lemmas (v2),
+                         v1 cue phrases (PhraseMatcher; acronyms case-sensitive), and vetoes that
+                         cancel a code's matches in their sentence (kept with weight 0 and the reason)
 
 The classifier reads only the unit's *own* words (``own_text``: quotations
 removed by the parser), so a reply quoting its parent does not inherit its stance.
@@ -28,7 +29,7 @@ import spacy
 import yaml
 from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, SENT_START
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from .codebook import Codebook
@@ -36,7 +37,7 @@ from .codebook import Codebook
 GLOSSARY_PATH = Path(__file__).resolve().parent.parent / "models" / "glossary.yaml"
 
 if not Doc.has_extension("cues"):
-    Doc.set_extension("cues", default=None)  # list[(code, cue text, start token, end token)]
+    Doc.set_extension("cues", default=None)  # list[(code, text, start, end, pattern id, weight, veto id)]
 
 
 @lru_cache(maxsize=1)
@@ -72,21 +73,35 @@ def make_lower_lemmatizer(nlp: Language, name: str):
 LINE_BREAKS = ["\n", "\n\n", "\n\n\n", " \n", "\n "]
 
 
-@Language.factory("codebook_cues", default_config={"cues": {}, "acronyms": {}, "veto": {}})
-def make_codebook_cues(nlp: Language, name: str, cues: dict, acronyms: dict, veto: dict):
-    return CodebookCues(nlp, cues, acronyms, veto)
+@Language.factory("codebook_cues", default_config={"cues": {}, "acronyms": {}, "veto": {}, "patterns": {},
+                                                   "veto_patterns": {}})
+def make_codebook_cues(nlp: Language, name: str, cues: dict, acronyms: dict, veto: dict, patterns: dict,
+                       veto_patterns: dict):
+    return CodebookCues(nlp, cues, acronyms, veto, patterns, veto_patterns)
 
 
 class CodebookCues:
-    """Marks codebook cues on ``doc._.cues``; veto phrases cancel a code's matches in their sentence."""
+    """Marks codebook matches on ``doc._.cues`` as ``(code, text, start, end, pattern id, weight, veto id)``.
+
+    v2 patterns (``patterns``: code -> ``[[id, groups, window, weight], ...]``) are compiled into
+    spaCy ``Matcher`` token patterns, one match key per pattern group: a group's one-word
+    alternatives become one ``{"LEMMA": {"IN": [...]}}`` token, each several-word alternative a
+    sequence of lemma tokens, ``#NUM`` a ``LIKE_NUM`` token.  A ``near`` pattern matches when one
+    alternative of every group is found in the same sentence within ``window`` tokens of the first
+    group's match.  Veto patterns (and v1 veto phrases) cancel a code's matches in their sentence:
+    the match is kept with weight 0 and the veto's id, so the evidence can say why.
+    v1 phrases (PhraseMatcher over lemmas) and acronyms (exact) are strong matches of weight 1.
+    """
 
     def __init__(self, nlp: Language, cues: dict[str, list[str]], acronyms: dict[str, list[str]],
-                 veto: dict[str, list[str]]) -> None:
+                 veto: dict[str, list[str]], patterns: dict | None = None, veto_patterns: dict | None = None) -> None:
         self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.orth_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.veto_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
+        self.matcher = Matcher(nlp.vocab)
         # Patterns go through the same tokenizer and lemmatizer as the text.
         lemmatize = nlp.get_pipe("lower_lemmatizer")
+        self._lemmas = lambda phrase: [t.lemma_ for t in lemmatize(nlp.make_doc(phrase.lower()))]
         for code, phrases in cues.items():
             if phrases:
                 self.lemma_matcher.add(code, [lemmatize(nlp.make_doc(p)) for p in phrases])
@@ -96,7 +111,58 @@ class CodebookCues:
         for code, phrases in veto.items():
             if phrases:
                 self.veto_matcher.add(code, [lemmatize(nlp.make_doc(p)) for p in phrases])
+        # (code, pattern id, number of groups, window, weight, is veto), by the index in the match key
+        self.specs: list[tuple[str, str, int, int, float, bool]] = []
+        for is_veto, table in ((False, patterns or {}), (True, veto_patterns or {})):
+            for code, plist in table.items():
+                for pid, groups, window, weight in plist:
+                    k = len(self.specs)
+                    self.specs.append((code, pid, len(groups), int(window), float(weight), is_veto))
+                    for g, alternatives in enumerate(groups):
+                        self.matcher.add(f"{k}|{g}", self._token_patterns(alternatives))
         self.strings = nlp.vocab.strings
+
+    def _token_patterns(self, alternatives: list[str]) -> list[list[dict]]:
+        single, out = set(), []
+        for alt in alternatives:
+            if alt == "#NUM":
+                out.append([{"LIKE_NUM": True}])
+                continue
+            lemmas = self._lemmas(alt)
+            if len(lemmas) == 1:
+                single.add(lemmas[0])
+            elif lemmas:
+                out.append([{"LEMMA": lem} for lem in lemmas])
+        if single:
+            out.insert(0, [{"LEMMA": {"IN": sorted(single)}}])
+        return out
+
+    def _pattern_matches(self, doc: Doc, sent_of) -> list[tuple[int, int, int]]:
+        """``(spec index, start, end)`` of every pattern that holds, one per anchor match."""
+        hits: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        for match_id, start, end in self.matcher(doc):
+            k, g = self.strings[match_id].split("|")
+            sent = sent_of(start)
+            if sent == sent_of(end - 1):
+                hits.setdefault((int(k), int(g)), []).append((start, end, sent))
+        found = []
+        for (k, g), anchors in hits.items():
+            if g != 0:
+                continue
+            _, _, n_groups, window, _, _ = self.specs[k]
+            for start, end, sent in anchors:
+                lo, hi, ok = start, end, True
+                for other in range(1, n_groups):
+                    near = [(s, e) for s, e, si in hits.get((k, other), ()) if si == sent
+                            and (s - end if s >= end else start - e) <= window and not (s < end and e > start)]
+                    if not near:
+                        ok = False
+                        break
+                    s, e = min(near, key=lambda m: abs(m[0] - start))
+                    lo, hi = min(lo, s), max(hi, e)
+                if ok:
+                    found.append((k, lo, hi))
+        return found
 
     def __call__(self, doc: Doc) -> Doc:
         matches = self.lemma_matcher(doc) + self.orth_matcher(doc)
@@ -105,14 +171,21 @@ class CodebookCues:
         def sent_of(tok_i: int) -> int:
             return int(numpy.searchsorted(starts, tok_i, side="right") - 1)
 
-        vetoed = {(self.strings[m], sent_of(s)) for m, s, _ in self.veto_matcher(doc)} if len(self.veto_matcher) else set()
-        found = []
-        for match_id, start, end in sorted(matches, key=lambda m: (m[1], m[2])):
-            code = self.strings[match_id]
-            if (code, sent_of(start)) in vetoed:
-                continue
-            found.append((code, doc[start:end].text, start, end))
-        doc._.cues = found
+        vetoed = {(self.strings[m], sent_of(s)): "veto phrase" for m, s, _ in self.veto_matcher(doc)} \
+            if len(self.veto_matcher) else {}
+        found = [(self.strings[m], s, e, "cue", 1.0) for m, s, e in matches]
+        if len(self.matcher):
+            for k, s, e in self._pattern_matches(doc, sent_of):
+                code, pid, _, _, weight, is_veto = self.specs[k]
+                if is_veto:
+                    vetoed.setdefault((code, sent_of(s)), pid)
+                else:
+                    found.append((code, s, e, pid, weight))
+        out = []
+        for code, start, end, pid, weight in sorted(found, key=lambda m: (m[1], m[2], m[0], m[3])):
+            veto = vetoed.get((code, sent_of(start)), "")
+            out.append((code, doc[start:end].text, start, end, pid, 0.0 if veto else weight, veto))
+        doc._.cues = out
         return doc
 
 
@@ -128,10 +201,15 @@ def cue_config(codebook: Codebook) -> dict:
     cues = {name: list(t.phrases) for name, t in codebook.themes.items()}
     acronyms = {name: list(t.acronyms) for name, t in codebook.themes.items()}
     veto = {name: list(t.veto) for name, t in codebook.themes.items()}
+    patterns = {name: [p.as_data() for p in t.patterns] for name, t in codebook.themes.items() if t.patterns}
+    veto_patterns = {name: [p.as_data() for p in t.veto_patterns] for name, t in codebook.themes.items()
+                     if t.veto_patterns}
     for scheme in codebook.stances.values():
         for value in scheme.values.values():
             cues[value.name] = list(value.cues)
-    return {"cues": cues, "acronyms": acronyms, "veto": veto}
+            if value.patterns:
+                patterns[value.name] = [p.as_data() for p in value.patterns]
+    return {"cues": cues, "acronyms": acronyms, "veto": veto, "patterns": patterns, "veto_patterns": veto_patterns}
 
 
 def build_nlp(codebook: Codebook, *, glossary: bool = True) -> Language:
@@ -160,7 +238,8 @@ class UnitFeatures:
     text: str
     lemmas: list[str]
     sents: list[tuple[int, int]]  # character offsets of sentences in ``text``
-    cues: list[tuple[str, str, int]] = field(default_factory=list)  # (code, matched text, sentence index)
+    # (code, matched text, sentence index, pattern id, weight, veto id): weight 0 when vetoed
+    cues: list[tuple] = field(default_factory=list)
     entities: list[tuple[str, str]] = field(default_factory=list)  # (label, text) from the glossary
     lemma_sents: list[int] = field(default_factory=list)  # sentence index of each lemma
 
@@ -206,7 +285,8 @@ def doc_features(doc: Doc, text: str | None = None) -> UnitFeatures:
     cache = _LEMMA_STRINGS  # inlined lookup: this line runs once per token of every unit
     lemmas = [cache.get(lem) or _lemma_str(strings, lem) for lem in arr[keep, 0].tolist()]
     lemma_sents = (numpy.searchsorted(starts, keep, side="right") - 1).tolist()
-    cues = [(code, text, sent_index(start)) for code, text, start, _ in (doc._.cues or [])]
+    cues = [(code, text, sent_index(start), pid, weight, veto)
+            for code, text, start, _, pid, weight, veto in (doc._.cues or [])]
     ents = [(e.label_, e.text) for e in doc.ents]
     # ``doc.text`` rebuilds the string token by token; reuse the input string when we have it.
     return UnitFeatures(doc.text if text is None else text, lemmas, sents, cues, ents, lemma_sents)
@@ -245,7 +325,7 @@ def join_features(text: str, parts: list[tuple[int, UnitFeatures]]) -> UnitFeatu
         first_sent = len(sents)
         lemmas += f.lemmas
         sents += [(s + offset, e + offset) for s, e in f.sents]
-        cues += [(code, matched, i + first_sent) for code, matched, i in f.cues]
+        cues += [(code, matched, i + first_sent, *rest) for code, matched, i, *rest in f.cues]
         ents += f.entities
         lemma_sents += [i + first_sent for i in f.lemma_sents]
     return UnitFeatures(text, lemmas, sents, cues, ents, lemma_sents)

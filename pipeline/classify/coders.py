@@ -1,93 +1,46 @@
-"""Stage 2b, classify: themes (multi-label) and two stance schemes, each with its evidence.
+"""The coders: themes (multi-label) and two stance schemes.
 
 Three coders share one interface (``fit(feats, parents, y)`` returns self;
-``predict_proba(feats, parents)`` returns a probability per code):
+``predict_proba(feats, parents)`` returns a probability per code; fitted attributes end in _):
 
-``RuleCoder``        the codebook alone: a theme is given when its cues match in the
-                     unit's own words; stance by cue vote.  Transparent, needs no training.
-``SupervisedCoder``  TF-IDF over lemmas + logistic regression (class-balanced,
-                     sigmoid-calibrated).  With ``use_cues=True`` it also sees the
-                     codebook cue counts as features and tunes a threshold per theme by
-                     cross-validation over threads: that is the *combined* default.
+``RuleCoder``        the codebook alone: a code is given when its segment-rule evidence
+                     (``features.rule_evidence``) reaches the codebook's unit threshold;
+                     stance by evidence vote.  Transparent, needs no training.
+``SupervisedCoder``  TF-IDF over lemmas + logistic regression (class-balanced).  With
+                     ``use_cues=True`` it stacks the text model's out-of-fold scores with the
+                     codebook's rule evidence in a calibrating logistic regression per code:
+                     that is the *combined* default.
 ``MajorityCoder``    the DummyClassifier baseline (most frequent value, no themes).
-
-``explain`` turns a prediction into evidence: the sentences (and matched cues) that
-drove each code.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from .codebook import Codebook
-from .preprocess import UnitFeatures
+from ..codebook import Codebook
+from ..preprocess import UnitFeatures
+from .features import SCHEMES, Targets, asks_question, n_questions, rule_evidence, tfidf_transform
 
-SCHEMES = ("stance_tr", "reply_stance")
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 
 
-@dataclass
-class Targets:
-    """Training targets, aligned with the feature list."""
-
-    themes: np.ndarray  # (n_units, n_themes) of 0/1
-    stance_tr: np.ndarray  # (n_units,) of str
-    reply_stance: np.ndarray
-    groups: np.ndarray  # thread id of each unit, for cross-validation by thread
-
-
-def cue_counts(f: UnitFeatures, codes: list[str]) -> np.ndarray:
-    counts = f.__dict__.get("_cue_counter")
-    if counts is None:  # counted once per unit: the stacking features ask for them per code
-        counts = f.__dict__["_cue_counter"] = Counter(code for code, _, _ in f.cues)
-    return np.array([counts.get(c, 0) for c in codes], dtype=float)
-
-
-def tfidf_transform(vectorizer: TfidfVectorizer, feats: list[UnitFeatures]) -> sp.csr_matrix:
-    """``vectorizer.transform`` of the units' lemma strings, with the counting done here.
-
-    The lemmas are already tokens, so scikit-learn's regex analyzer (which was two thirds of the
-    prediction time) is not needed: unigrams and bigrams are looked up in the fitted vocabulary
-    directly, then the fitted TF-IDF weighting is applied as is.  Same matrix, bit for bit
-    (tests/test_classify.py checks it); only for vectorizers fitted with token_pattern=r"\\S+",
-    no lowercasing and ngram_range=(1, 2), as this module makes them.
-    """
-    vocab = vectorizer.vocabulary_
-    indptr, indices, data = [0], [], []
-    for f in feats:
-        toks = f.lemma_string.split()
-        counts = Counter(vocab[g] for g in (*toks, *(a + " " + b for a, b in zip(toks, toks[1:]))) if g in vocab)
-        indices.extend(counts.keys())
-        data.extend(counts.values())
-        indptr.append(len(indices))
-    X = sp.csr_matrix((np.asarray(data, dtype=vectorizer.dtype), np.asarray(indices, dtype=np.int32),
-                       np.asarray(indptr, dtype=np.int32)), shape=(len(feats), len(vocab)))
-    X.sort_indices()
-    return vectorizer._tfidf.transform(X, copy=False)
-
-
-def asks_question(f: UnitFeatures) -> bool:
-    q = f.__dict__.get("_asks_question")
-    if q is None:
-        q = f.__dict__["_asks_question"] = any(f.text[s:e].rstrip().endswith("?") for s, e in f.sents)
-    return q
-
-
 # ------------------------------------------------------------------------------------------
-class RuleCoder:
-    """Codebook rules: a theme when >= ``min_cues`` of its cues match; stance by cue vote.
+class RuleCoder(BaseEstimator):
+    """Codebook rules: a theme when its segment evidence reaches ``min_cues`` times the codebook's
+    unit threshold (v2: one strong segment or two weak ones; a v1 codebook: ``min_cues`` cue
+    matches); stance by evidence vote.
 
-    Probabilities are a monotone score of the cue count (1 cue -> 0.63, 2 -> 0.86), so the
-    rule coder can be thresholded and compared like the models.
+    Probabilities are a monotone score of the evidence (1 -> 0.63, 2 -> 0.86), so the rule coder
+    can be thresholded and compared like the models.
     """
 
     name = "rules"
@@ -97,23 +50,24 @@ class RuleCoder:
         self.min_cues = min_cues
 
     def fit(self, feats=None, parents=None, y: Targets | None = None) -> "RuleCoder":
-        self.thresholds_ = {t: 1 - math.exp(-self.min_cues) - 1e-9 for t in self.codebook.theme_names}
+        need = self.min_cues * self.codebook.segments.unit_threshold
+        self.thresholds_ = {t: 1 - math.exp(-need) - 1e-9 for t in self.codebook.theme_names}
         return self
 
     def predict_proba(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         themes = self.codebook.theme_names
-        counts = np.array([cue_counts(f, themes) for f in feats]).reshape(len(feats), len(themes))
+        counts = np.array([rule_evidence(f, themes, self.codebook) for f in feats]).reshape(len(feats), len(themes))
         for j, t in enumerate(themes):
             out[t] = 1 - np.exp(-counts[:, j])
         for scheme in SCHEMES:
             values = self.codebook.values(scheme)
             default = self.codebook.stances[scheme].default
-            vc = np.array([cue_counts(f, values) for f in feats]).reshape(len(feats), len(values))
+            vc = np.array([rule_evidence(f, values, self.codebook) for f in feats]).reshape(len(feats), len(values))
             if scheme == "reply_stance":  # a question to the parent is a query
                 qi = values.index("query") if "query" in values else None
                 if qi is not None:
-                    vc[:, qi] += [sum(f.text[s:e].rstrip().endswith("?") for s, e in f.sents) for f in feats]
+                    vc[:, qi] += [n_questions(f) for f in feats]
             vc[:, values.index(default)] += 0.5  # ties and no cues -> the default value
             probs = (vc + 0.1) / (vc + 0.1).sum(axis=1, keepdims=True)
             for j, v in enumerate(values):
@@ -121,7 +75,7 @@ class RuleCoder:
         return out
 
 
-class MajorityCoder:
+class MajorityCoder(BaseEstimator):
     """DummyClassifier baseline: always the most frequent stance value, theme probability = base rate."""
 
     name = "majority"
@@ -151,7 +105,7 @@ class MajorityCoder:
 
 
 # ------------------------------------------------------------------------------------------
-class SupervisedCoder:
+class SupervisedCoder(BaseEstimator):
     """Logistic regression over TF-IDF of lemmas; with ``use_cues`` stacked with the codebook rules.
 
     ``use_cues=False`` (the *supervised* recipe): one class-balanced logistic regression per
@@ -201,14 +155,22 @@ class SupervisedCoder:
         return sp.hstack([X, sp.csr_matrix(shape)], format="csr")
 
     def _cue_matrix(self, feats, parents, codes: list[str], *, reply: bool = False) -> np.ndarray:
-        own = np.log1p(np.array([cue_counts(f, codes) for f in feats]).reshape(len(feats), len(codes)))
+        cb = self.codebook
+        own = np.log1p(np.array([rule_evidence(f, codes, cb) for f in feats]).reshape(len(feats), len(codes)))
         if not reply:
             return own
         qmark = np.array([[asks_question(f), p is None] for f, p in zip(feats, parents)], dtype=float).reshape(-1, 2)
-        stance_codes = self.codebook.values("stance_tr")
-        parent = np.log1p(np.array([cue_counts(p, stance_codes) if p is not None else np.zeros(len(stance_codes))
-                                    for p in parents]).reshape(len(feats), len(stance_codes)))
-        return np.hstack([own, qmark, parent])
+        stance_codes = cb.values("stance_tr")
+        zero = np.zeros(len(stance_codes))
+        mine = np.minimum(1, np.array([rule_evidence(f, stance_codes, cb) for f in feats]).reshape(len(feats), -1))
+        theirs = np.minimum(1, np.array([rule_evidence(p, stance_codes, cb) if p is not None else zero
+                                         for p in parents]).reshape(len(feats), -1))
+        # Reading the parent: a reply that takes the parent's side on TR tends to support it, one
+        # that takes the other side to deny it ('none' carries no direction).
+        polar = [i for i, v in enumerate(stance_codes) if v != cb.stances["stance_tr"].default]
+        same = sum(mine[:, i] * theirs[:, i] for i in polar)
+        opposite = sum(mine[:, i] * theirs[:, j] for i in polar for j in polar if i != j)
+        return np.hstack([own, qmark, np.log1p(theirs), np.column_stack([same, opposite])])
 
     def _base(self, y: np.ndarray, key: str = ""):
         if len(set(y.tolist())) < 2:
@@ -261,29 +223,50 @@ class SupervisedCoder:
         if not self.use_cues:
             return self
         oof = self._out_of_fold_scores(feats, parents, y)
+        stacked = {key: self._stack(key, oof[key], feats, parents) for key in targets}
         for key, target in targets.items():
-            Z = self._stack(key, oof[key], feats, parents)
-            Zp, tp = self._rule_pseudo_rows(key, Z.shape[1])
-            Z, target = np.vstack([Z, Zp]), np.concatenate([target, tp])
-            if len(set(target.tolist())) < 2:
-                self.calibrators_[key] = DummyClassifier(strategy="prior").fit(Z, target)
-            else:
-                self.calibrators_[key] = LogisticRegression(C=1.0, max_iter=1000, random_state=self.random_state,
-                                                            solver="liblinear" if key in self.codebook.themes
-                                                            else "newton-cg").fit(Z, target)
+            self.calibrators_[key] = self._calibrator(key, stacked[key], target)
         for s in SCHEMES:
             labels = np.concatenate([targets[s], self._rule_pseudo_rows(s, 1)[1]])
             counts = Counter(labels.tolist())
             self.priors_[s] = {v: max(counts.get(v, 0), 1) / len(labels) for v in self.codebook.values(s)}
         if self.tune_thresholds:
-            probs = self._calibrated(oof, feats, parents)
+            probs = self._nested_probabilities(stacked, targets, y.groups)
             for t in self.codebook.theme_names:
                 scores = np.array([f1_score(targets[t], probs[t] >= th, zero_division=0) for th in THRESHOLD_GRID])
-                # Of the thresholds with the best F1 (often a plateau), take the one nearest 0.5: the
-                # held-out scores it is tuned on are less confident than a final model's in-sample ones.
+                # Of the thresholds with the best F1 (often a plateau), take the one nearest 0.5.
                 best = THRESHOLD_GRID[scores >= scores.max() - 1e-9]
                 self.thresholds_[t] = float(best[np.argmin(np.abs(best - 0.5))])
         return self
+
+    def _calibrator(self, key: str, Z: np.ndarray, target: np.ndarray):
+        """The calibrating model of one code, fitted on stacked out-of-fold rows plus the codebook's
+        pseudo-rows (see ``_rule_pseudo_rows``)."""
+        Zp, tp = self._rule_pseudo_rows(key, Z.shape[1])
+        Z, target = np.vstack([Z, Zp]), np.concatenate([target, tp])
+        if len(set(target.tolist())) < 2:
+            return DummyClassifier(strategy="prior").fit(Z, target)
+        return LogisticRegression(C=1.0, max_iter=1000, random_state=self.random_state,
+                                  solver="liblinear" if key in self.codebook.themes else "newton-cg").fit(Z, target)
+
+    def _nested_probabilities(self, stacked: dict, targets: dict, groups: np.ndarray) -> dict[str, np.ndarray]:
+        """Theme probabilities of each unit from calibrators that did not see its thread (nested
+        inside the out-of-fold text scores), so that thresholds are tuned on probabilities of the
+        same kind as those of new threads, not on the calibrator's own training rows."""
+        out = {t: np.zeros(len(groups)) for t in self.codebook.theme_names}
+        threads = sorted(set(groups.tolist()))
+        for g in threads if len(threads) >= 3 else []:
+            test, train = groups == g, groups != g
+            for t in self.codebook.theme_names:
+                cal = self._calibrator(t, stacked[t][train], targets[t][train])
+                p = cal.predict_proba(stacked[t][test])
+                out[t][test] = p[:, list(cal.classes_).index(1)] if 1 in cal.classes_ else 0.0
+        if len(threads) < 3:  # too few threads to nest: the calibrator's own rows (optimistic)
+            for t in self.codebook.theme_names:
+                cal = self.calibrators_[t]
+                p = cal.predict_proba(stacked[t])
+                out[t] = p[:, list(cal.classes_).index(1)] if 1 in cal.classes_ else np.zeros(len(groups))
+        return out
 
     def _stack(self, key: str, scores: np.ndarray, feats, parents) -> np.ndarray:
         """Inputs of the calibrating model: text-model scores beside the codebook cue counts."""
@@ -408,50 +391,3 @@ def _coefs(clf, positive) -> np.ndarray | None:
     return clf.coef_[classes.index(positive)]
 
 
-# ------------------------------------------------------------------------------------------
-def decide(codebook: Codebook, probs: dict[str, np.ndarray], thresholds: dict[str, float],
-           priors: dict[str, dict[str, float]] | None = None) -> list[dict]:
-    """Turn probabilities into labels: themes over their threshold; for each stance scheme the value
-    with the highest probability relative to its training prior (``priors``; none = plain argmax)."""
-    n = len(next(iter(probs.values()))) if probs else 0
-    out = []
-    for i in range(n):
-        themes = [t for t in codebook.theme_names if probs[t][i] >= thresholds.get(t, 0.5)]
-        row = {"themes": themes}
-        for s in SCHEMES:
-            values = codebook.values(s)
-            prior = (priors or {}).get(s) or {}
-            row[s] = max(values, key=lambda v: (probs[v][i] / prior.get(v, 1.0), v == codebook.stances[s].default))
-        out.append(row)
-    return out
-
-
-def explain(codebook: Codebook, f: UnitFeatures, decision: dict, model: SupervisedCoder | None,
-            *, max_sentences: int = 2) -> dict[str, list[dict]]:
-    """Evidence for each assigned code: sentences with matched cues, then the sentences
-    whose words the model weighs most for that code."""
-    codes = list(decision["themes"]) + [decision[s] for s in SCHEMES]
-    evidence: dict[str, list[dict]] = {}
-    for code in codes:
-        items: dict[int, dict] = {}
-        for c, text, si in f.cues:
-            if c == code and 0 <= si < len(f.sents):
-                item = items.setdefault(si, {"sentence": f.sentence(si).strip(), "start": f.sents[si][0],
-                                             "end": f.sents[si][1], "cues": [], "model_weight": 0.0})
-                if text not in item["cues"]:
-                    item["cues"].append(text)
-        if model is not None and f.sents and f.lemmas:
-            get = model.unigram_weights(code).get
-            last = len(f.sents) - 1
-            scores = [0.0] * (last + 1)  # plain lists: most units have a handful of sentences
-            for lemma, si in zip(f.lemmas, f.lemma_sents):
-                scores[si if si <= last else last] += get(lemma, 0.0)
-            for si in sorted(range(last + 1), key=lambda i: (-scores[i], i))[:max_sentences]:
-                if scores[si] <= 0:
-                    break
-                item = items.setdefault(int(si), {"sentence": f.sentence(int(si)).strip(), "start": f.sents[si][0],
-                                                  "end": f.sents[si][1], "cues": [], "model_weight": 0.0})
-                item["model_weight"] = round(float(scores[si]), 3)
-        ranked = sorted(items.values(), key=lambda it: (-len(it["cues"]), -it["model_weight"], it["start"]))
-        evidence[code] = ranked[: max_sentences + 1]
-    return evidence
