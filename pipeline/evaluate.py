@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from . import store
+from .classify.recipes import make_coder  # the recipe registry: majority, rules, supervised, combined
 from .codebook import Codebook
 
 SCHEMES = ("stance_tr", "reply_stance")
@@ -274,28 +275,11 @@ def calibration(gold: pd.DataFrame, preds: pd.DataFrame, codebook: Codebook, bin
 
 # --- cross-validation by thread ------------------------------------------------------------
 
-RECIPES = ("majority", "rules", "supervised", "combined")
-
-
-def make_coder(recipe: str, codebook: Codebook, random_state: int = 0):
-    from .classify import MajorityCoder, RuleCoder, SupervisedCoder
-
-    if recipe == "majority":
-        return MajorityCoder(codebook)
-    if recipe == "rules":
-        return RuleCoder(codebook)
-    if recipe == "supervised":
-        return SupervisedCoder(codebook, use_cues=False, tune_thresholds=False, C=1.0, stance_C=None,
-                               random_state=random_state)
-    if recipe == "combined":
-        return SupervisedCoder(codebook, use_cues=True, tune_thresholds=True, random_state=random_state)
-    raise ValueError(f"unknown recipe {recipe!r}; choose from {RECIPES}")
-
-
 def cross_validate(codebook: Codebook, units: pd.DataFrame, feats: list, parents: list, y, recipe: str,
                    *, train_fraction: float = 1.0, seed: int = 0) -> pd.DataFrame:
     """Leave-one-thread-out predictions: train on the other threads, predict the held-out one."""
-    from .classify import Targets, decide
+    from .classify.decisions import decide
+    from .classify.features import Targets
 
     rows = []
     rng = np.random.default_rng(seed)
@@ -426,7 +410,7 @@ def _md_escape(text: str) -> str:
     """Comment text is untrusted: neutralise Markdown/HTML before it goes into a report table."""
     import html
 
-    text = html.escape(text.replace("\n", " "))
+    text = html.escape(text.replace("\n", " "), quote=False)  # quotes stay literal: no "&\#x27;" debris
     return re.sub(r"([\\`*_{}\[\]()#+!|~>-])", r"\\\1", text)
 
 

@@ -6,6 +6,7 @@
     <run>/units.parquet     one row per post/comment      (parse)
     <run>/report.json       warnings and skipped files    (parse, classify)
     <run>/labels.parquet    predicted codes + evidence    (classify)
+    <run>/segments.parquet  coded segments: offsets, code, score, what decided it (classify)
     <run>/evaluation/       evaluation.json, report.md, PNGs (evaluate)
 
 These functions do the I/O around the stage functions so that the CLI and the
@@ -90,41 +91,24 @@ def load_run(run: Path | str, *, need_labels: bool = False) -> dict[str, pd.Data
 
 # --- classification ---------------------------------------------------------------------------
 
-def featurize(units: pd.DataFrame, nlp) -> tuple[list, list]:
-    """Features of every unit's own words, and of its parent (None for posts)."""
-    from .preprocess import features
-
-    feats = list(features(nlp, units["own_text"].fillna("").tolist()))
-    index = {uid: i for i, uid in enumerate(units["unit_id"])}
-    parents = [feats[index[p]] if isinstance(p, str) and p in index else None for p in units["parent_id"]]
-    return feats, parents
+# Features and the labels table belong to the classify package, training to pipeline.train; these
+# names stay importable from here (lazily: the CLI imports this module for every command).
+_MOVED = {"featurize": "classify.features", "labels_frame": "classify.tables", "train_model": "train",
+          "training_data": "train", "write_segments": "classify.segments"}
 
 
-def labels_frame(units: pd.DataFrame, codebook, probs: dict, decisions: list[dict], feats: list,
-                 model=None) -> pd.DataFrame:
-    """The ``labels`` table: predicted codes, one probability column per code, evidence as JSON."""
-    import numpy as np
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
 
-    from .classify import explain
-
-    prob_cols = [f"p_{code}" for code in codebook.all_labels]
-    df = pd.DataFrame({"unit_id": units["unit_id"].to_numpy(),
-                       "themes": [d["themes"] for d in decisions],
-                       "stance_tr": [d["stance_tr"] for d in decisions],
-                       "reply_stance": [d["reply_stance"] for d in decisions]})
-    for code, col in zip(codebook.all_labels, prob_cols):
-        df[col] = np.round(np.asarray(probs[code], dtype="float64"), 4)
-    df["evidence"] = [json.dumps(explain(codebook, f, d, model), ensure_ascii=False) for f, d in zip(feats, decisions)]
-    rows = decisions
-    if not rows:  # an empty chunk or Dask partition (and Dask's meta): the same columns and types as a full table
-        df = df.astype({c: "float64" for c in prob_cols})
-    return df
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *,
                    codebook_path: Path | str = CODEBOOK_PATH) -> pd.DataFrame:
     """The labels table for a units table (``model_dir='rules'``: the codebook rules alone)."""
-    from .scale import classify_frame
+    from .classify.tables import classify_frame
 
     return classify_frame(units, str(model_dir), str(codebook_path))
 
@@ -132,6 +116,8 @@ def classify_units(units: pd.DataFrame, model_dir: Path | str = BUNDLED_MODEL, *
 def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
                  codebook_path: Path | str = CODEBOOK_PATH, engine: str = "local", scheduler: str | None = None,
                  workers: int = 2) -> dict:
+    from .classify.segments import write_segments
+
     run = Path(run)
     if engine == "dask":
         from .scale import classify_dask
@@ -140,99 +126,21 @@ def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
         summary = classify_dask(run, model_dir=model_dir, codebook_path=codebook_path, scheduler=scheduler,
                                 n_workers=workers)
         summary.update(_label_counts(store.read_parquet(run / "labels.parquet")))
+        summary["segments"] = write_segments(run)
         return summary
     units = load_run(run)["units"]
     t0 = time.perf_counter()
     labels = classify_units(units, model_dir, codebook_path=codebook_path)
     store.write_parquet(labels, run / "labels.parquet")
+    n_segments = write_segments(run)
     seconds = time.perf_counter() - t0
-    summary = {"stage": "classify", "model": str(model_dir), "seconds": round(seconds, 3), **_label_counts(labels)}
+    summary = {"stage": "classify", "model": str(model_dir), "seconds": round(seconds, 3), **_label_counts(labels),
+               "segments": n_segments}
     report_path = run / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     report["classify"] = summary
     store.write_json(report, report_path)
     return summary
-
-
-# --- training -----------------------------------------------------------------------------------
-
-def training_data(labels_path: Path | str, corpus: Path | str | None = None, *, annotator: str = "gold",
-                  exclude_threads: Iterable[str] = (), codebook_path: Path | str = CODEBOOK_PATH):
-    """Parse the corpus the labels refer to and align units, features and targets."""
-    import numpy as np
-
-    from .classify import Targets
-    from .codebook import load_codebook
-    from .labels import read_labels
-    from .preprocess import build_nlp
-
-    labels_path = Path(labels_path)
-    codebook = load_codebook(codebook_path)
-    corpus = Path(corpus) if corpus else labels_path.parent / "raw"
-    result = parse_paths([corpus])
-    _, units = to_frames(result.threads)
-    # Labels follow their text (pipeline/anchor.py): one deleted comment renumbers the rest of the
-    # thread, and a label must never train on the comment that now holds its old id.
-    labels, label_problems = read_labels(labels_path, codebook, units=units)
-    anchor = labels.attrs["anchor"]
-    labels = labels[labels["annotator"] == annotator]
-    if labels.empty:
-        raise PipelineError(Code.E206, f"no labels by annotator {annotator!r}.", file=str(labels_path),
-                            fix="Pass --annotator with a name present in the file (e.g. gold).")
-    excluded = set(exclude_threads)
-    units = units[units["unit_id"].isin(set(labels["unit_id"])) | units["kind"].eq("post")].reset_index(drop=True)
-    nlp = build_nlp(codebook, glossary=False)  # entities are not classifier inputs; the ruler costs ~15%
-    feats_all, parents_all = featurize(units, nlp)
-    lab = labels.set_index("unit_id")
-    keep = [i for i, (uid, tid) in enumerate(zip(units["unit_id"], units["thread_id"]))
-            if uid in lab.index and tid not in excluded]
-    if len(keep) < 10:
-        raise PipelineError(Code.E206, f"only {len(keep)} labelled units to train on.", file=str(labels_path),
-                            fix="Label more units, or exclude fewer threads.")
-    sel = units.iloc[keep].reset_index(drop=True)
-    sel.attrs["label_problems"] = [p.to_dict() for p in label_problems]
-    sel.attrs["labels_anchor"] = anchor.to_dict()
-    y = Targets(
-        themes=np.array([[int(t in lab.at[uid, "themes"]) for t in codebook.theme_names] for uid in sel["unit_id"]]),
-        stance_tr=np.array([lab.at[uid, "stance_tr"] or codebook.stances["stance_tr"].default for uid in sel["unit_id"]]),
-        reply_stance=np.array([lab.at[uid, "reply_stance"] or codebook.stances["reply_stance"].default
-                               for uid in sel["unit_id"]]),
-        groups=sel["thread_id"].to_numpy())
-    return codebook, sel, [feats_all[i] for i in keep], [parents_all[i] for i in keep], y
-
-
-def train_model(labels_path: Path | str, out: Path | str, *, corpus: Path | str | None = None,
-                annotator: str = "gold", exclude_threads: Iterable[str] = (), use_cues: bool = True,
-                codebook_path: Path | str = CODEBOOK_PATH, evaluation: dict | None = None, cv: bool = False) -> dict:
-    import hashlib
-
-    from .classify import SupervisedCoder
-    from .model_io import save_model
-
-    codebook, units, feats, parents, y = training_data(labels_path, corpus, annotator=annotator,
-                                                       exclude_threads=exclude_threads, codebook_path=codebook_path)
-    model = SupervisedCoder(codebook, use_cues=use_cues).fit(feats, parents, y)
-    if cv and evaluation is None:  # leave-one-thread-out figures of this very recipe, for the model card
-        from .evaluate import align, cross_validate, score
-
-        labels = pd.DataFrame({"unit_id": units["unit_id"], "themes": [
-            [t for j, t in enumerate(codebook.theme_names) if y.themes[i, j]] for i in range(len(units))],
-            "stance_tr": y.stance_tr, "reply_stance": y.reply_stance})
-        preds = cross_validate(codebook, units, feats, parents, y, "combined" if use_cues else "supervised")
-        s = score(align(labels, preds)[0], codebook, groups=units["thread_id"].to_numpy())["summary"]
-        evaluation = {"theme macro F1": s["themes"]["macro_f1"], "theme micro F1": s["themes"]["micro_f1"],
-                      "stance_tr F_avg": s["stance_tr"].get("f_avg"), "stance_tr macro F1": s["stance_tr"]["macro_f1"],
-                      "reply_stance macro F1": s["reply_stance"]["macro_f1"],
-                      "theme macro F1 95% CI (threads)": s["themes"].get("macro_f1_ci_threads")}
-    training = {"labels_file": str(Path(labels_path).name), "annotator": annotator,
-                "labels_sha256": hashlib.sha256(Path(labels_path).read_bytes()).hexdigest(),
-                "n_units": len(units), "n_threads": int(units["thread_id"].nunique()),
-                "threads": sorted(units["thread_id"].unique().tolist()),
-                "excluded_threads": sorted(exclude_threads), "theme_counts":
-                    {t: int(y.themes[:, j].sum()) for j, t in enumerate(codebook.theme_names)}}
-    save_model(model, out, training=training, evaluation=evaluation)
-    return {"out": str(out), "thresholds": model.thresholds_, **training,
-            "label_problems": units.attrs.get("label_problems", []), "labels_anchor": units.attrs.get("labels_anchor")}
 
 
 def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
@@ -257,6 +165,9 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
         raise PipelineError(Code.E205, f"unknown engine {engine!r}.", fix="Use --engine local or --engine dask.")
     labels = store.read_parquet(out / "labels.parquet")
     classified.update(_label_counts(labels))
+    from .classify.segments import write_segments
+
+    classified["segments"] = write_segments(out)
     classified.setdefault("seconds", summary["seconds"])
     if csv:
         tables = load_run(out, need_labels=True)
@@ -349,6 +260,8 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
     from .codebook import load_codebook
     from .evaluate import align, calibration, cross_validate, error_analysis, learning_curve as lc, score, write_report
     from .labels import read_labels
+
+    from .train import training_data
 
     codebook, units, feats, parents, y = training_data(gold_path, corpus, annotator=gold_annotator,
                                                        codebook_path=codebook_path)

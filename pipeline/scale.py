@@ -27,7 +27,6 @@ import json
 import os
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -36,6 +35,11 @@ import pandas as pd
 from . import store
 from .errors import Code, PipelineError
 from .parse import iter_input_files, parse_paths, to_frames
+
+# One classify path and one cached coder loader (pipeline/classify/): chunk workers and Dask
+# partitions call them by these names.
+from .classify.loader import check_coder
+from .classify.tables import classify_frame
 
 
 def coder_fingerprints(model_dir: Path | str, codebook_path: Path | str) -> dict:
@@ -71,60 +75,6 @@ def plan_chunks(inputs: Iterable[Path | str], chunk_mb: float = 16.0) -> list[li
         chunks[-1].append(path)
         size += n
     return [c for c in chunks if c]
-
-
-def _stamp(path: str) -> int:
-    p = Path(path)
-    target = p / "model.json" if p.is_dir() else p
-    return target.stat().st_mtime_ns if target.exists() else 0
-
-
-def _coder(model_dir: str, codebook_path: str):
-    """Model, codebook and spaCy pipeline, loaded once per process and reloaded when either file
-    changes (the app retrains into the same directory)."""
-    return _cached_coder(model_dir, codebook_path, _stamp(model_dir), _stamp(codebook_path))
-
-
-@lru_cache(maxsize=4)
-def _cached_coder(model_dir: str, codebook_path: str, _model_stamp: int, _codebook_stamp: int):
-    from .classify import RuleCoder
-    from .codebook import load_codebook
-    from .model_io import load_model
-    from .preprocess import build_nlp
-
-    codebook = load_codebook(codebook_path)
-    if model_dir == "rules":
-        model, meta = RuleCoder(codebook).fit(), {"recipe": "rules"}
-    else:
-        model, meta = load_model(model_dir, codebook)
-    # Glossary entities are not classifier inputs; skipping the ruler saves about 15% here.
-    return codebook, model, meta, build_nlp(codebook, glossary=False)
-
-
-def check_coder(model_dir: Path | str, codebook_path: Path | str) -> None:
-    """Load the codebook and model once, so that a bad one fails before the run directory is touched."""
-    from .codebook import load_codebook
-    from .model_io import load_model
-
-    codebook = load_codebook(codebook_path)
-    if str(model_dir) != "rules":
-        load_model(model_dir, codebook)
-
-
-def classify_frame(units: pd.DataFrame, model_dir: str, codebook_path: str) -> pd.DataFrame:
-    """Classify a frame of units (one chunk or one Dask partition); same output as runs.classify_units."""
-    from .classify import decide
-    from .runs import featurize, labels_frame
-
-    codebook, model, meta, nlp = _coder(str(model_dir), str(codebook_path))
-    units = units.reset_index(drop=True)
-    feats, parents = featurize(units, nlp)
-    probs = model.predict_proba(feats, parents)
-    decisions = decide(codebook, probs, model.thresholds_, getattr(model, "priors_", None))
-    df = labels_frame(units, codebook, probs, decisions, feats, model if meta["recipe"] != "rules" else None)
-    df["model"] = meta.get("recipe")
-    df["codebook_version"] = codebook.version
-    return df
 
 
 _watchdog_started = False
