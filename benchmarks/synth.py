@@ -65,6 +65,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from pipeline.parse import ParsedThread, Unit, parse_paths, to_frames  # noqa: E402
 from pipeline.parse.model import finish  # noqa: E402
+from pipeline.parse.dates import wall_time  # noqa: E402
 from pipeline.parse.text import (  # noqa: E402
     AUTHOR_RE, COUNT_RE, DATE_LINE_RE, FLAT_TOKEN_RE, LINK_LINE_RE, SEPARATOR_RE,
 )
@@ -187,8 +188,8 @@ class SynthUnit:
     def iso_timestamp(self) -> str | None:
         if self.timestamp is None:
             return None
-        d, hh, mm = self.timestamp
-        return f"{d.isoformat()}T{hh:02d}:{mm:02d}:00"
+        d, hh, mm = self.timestamp  # a wall time in the blog's zone, as the parser writes it (README)
+        return wall_time(d, hh, mm)
 
 
 @dataclass

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +21,12 @@ from pipeline.parse import parse_file, parse_paths, parse_string
 # ---------------------------------------------------------------- (a) Blogger HTML
 
 POST_URL = "https://probationmatters.blogspot.com/2015/04/guest-blog-35.html"
+
+
+def _epoch_ms(when: str) -> int:
+    """The permalink's milliseconds for a time shown in the blog's zone (Europe/London)."""
+    local = datetime.strptime(when, "%d %B %Y at %H:%M").replace(tzinfo=ZoneInfo("Europe/London"))
+    return int(local.timestamp() * 1000)
 
 
 def li(cid: str, author: str, when: str, body_html: str, replies: tuple[str, ...] | list[str] = (), *,
@@ -41,7 +49,7 @@ def li(cid: str, author: str, when: str, body_html: str, replies: tuple[str, ...
     return (f'<li class="comment" id="c{cid}"><div class="avatar-image-container"><img src="//resources.blogblog.com/'
             f'img/blank.gif" alt=""/></div><div class="comment-block"><div class="comment-header"><cite class="user">'
             f'{cite}</cite><span class="icon user "></span><span class="datetime secondary-text"><a rel="nofollow" '
-            f'href="{POST_URL}?showComment=1429772520000#c{cid}">{when}</a></span></div>'
+            f'href="{POST_URL}?showComment={_epoch_ms(when)}#c{cid}">{when}</a></span></div>'
             f'<p class="comment-content">{body_html}</p>{actions}</div><div class="comment-replies">{thread}</div>'
             f'<div class="comment-replybox-single" id="c{cid}-ce"></div></li>')
 
@@ -122,10 +130,11 @@ def test_html_threaded_structure():
     got = [(u.unit_id, u.kind, u.parent_id, u.depth, u.author, u.timestamp) for u in t.units]
     assert got == [
         ("t/post", "post", None, 0, None, None),
-        ("t/c1", "comment", "t/post", 1, "Probation Officer", "2015-04-23T08:02:00"),
-        ("t/c1.r1", "reply", "t/c1", 2, "Jim Brown", "2015-04-23T09:15:00"),
-        ("t/c1.r2", "reply", "t/c1", 2, "Anonymous", "2015-04-23T11:40:00"),
-        ("t/c2", "comment", "t/post", 1, "Anonymous", "2015-04-23T10:20:00"),
+        # from the ?showComment=<ms> permalink: the exact instant, in UTC (08:02 BST = 07:02Z)
+        ("t/c1", "comment", "t/post", 1, "Probation Officer", "2015-04-23T07:02:00Z"),
+        ("t/c1.r1", "reply", "t/c1", 2, "Jim Brown", "2015-04-23T08:15:00Z"),
+        ("t/c1.r2", "reply", "t/c1", 2, "Anonymous", "2015-04-23T10:40:00Z"),
+        ("t/c2", "comment", "t/post", 1, "Anonymous", "2015-04-23T09:20:00Z"),
     ]
 
 
@@ -221,8 +230,8 @@ def test_html_classic_comments_block():
     got = [(u.unit_id, u.parent_id, u.author, u.timestamp, u.text) for u in t.units]
     assert got == [
         ("t/post", None, None, None, "Regular readers will be aware.\n\nBewildered PO"),
-        ("t/c1", "t/post", "Anonymous", "2014-08-12T19:55:00", "Well put BPO.Thank you\nSecond line."),
-        ("t/c2", "t/post", "Jim Brown", "2014-08-12T20:48:00", "Anon 19:55 thanks."),
+        ("t/c1", "t/post", "Anonymous", "2014-08-12T18:55:00Z", "Well put BPO.Thank you\nSecond line."),
+        ("t/c2", "t/post", "Jim Brown", "2014-08-12T19:48:00Z", "Anon 19:55 thanks."),
     ]
     assert t.units[2].mentions == ["Anon 19:55"]
 
@@ -342,10 +351,11 @@ def test_atom_feed_oldest_first_with_replies_under_parents():
     got = [(u.unit_id, u.parent_id, u.depth, u.author, u.timestamp, u.text) for u in t.units]
     assert got == [
         ("t/post", None, 0, None, None, ""),
-        ("t/c1", "t/post", 1, "Probation Officer", "2015-04-23T08:02:00", "MAPPA should be with the NPS."),
-        ("t/c1.r1", "t/c1", 2, "Jim Brown", "2015-04-23T09:15:00", "\"As much as CRC's are useless\"?"),
-        ("t/c1.r2", "t/c1", 2, "Anonymous", "2015-04-23T11:40:00", "Anon 10:20 - agreed."),
-        ("t/c2", "t/post", 1, "Anonymous", "2015-04-23T10:20:00", "Second top-level.\n\nNew paragraph."),
+        # <published> keeps its offset
+        ("t/c1", "t/post", 1, "Probation Officer", "2015-04-23T08:02:00+01:00", "MAPPA should be with the NPS."),
+        ("t/c1.r1", "t/c1", 2, "Jim Brown", "2015-04-23T09:15:00+01:00", "\"As much as CRC's are useless\"?"),
+        ("t/c1.r2", "t/c1", 2, "Anonymous", "2015-04-23T11:40:00+01:00", "Anon 10:20 - agreed."),
+        ("t/c2", "t/post", 1, "Anonymous", "2015-04-23T10:20:00+01:00", "Second top-level.\n\nNew paragraph."),
     ]
     # thr:in-reply-to names the post, not a parent comment
     assert all(u.confidence == "high" for u in t.units)
@@ -425,10 +435,11 @@ def test_csv_structure(csv_threads):
     got = [(u.unit_id, u.parent_id, u.depth, u.author, u.timestamp, u.line, u.confidence, u.text)
            for u in csv_threads["f1"].units]
     assert got == [
-        ("f1/post", None, 0, "Jim", "2015-04-23T07:00:00", 2, "high", "The post text."),
-        ("f1/c1", "f1/post", 1, "Ann", "2015-04-23T08:02:00", 3, "high",
+        # naive values are wall times in the blog's zone (Europe/London by default); Z and offsets are kept
+        ("f1/post", None, 0, "Jim", "2015-04-23T07:00:00+01:00", 2, "high", "The post text."),
+        ("f1/c1", "f1/post", 1, "Ann", "2015-04-23T08:02:00+01:00", 3, "high",
          "First comment, with a comma,\nover two lines"),
-        ("f1/c1.r1", "f1/c1", 2, "Bob", "2015-04-23T09:00:00", 5, "high", "A reply."),
+        ("f1/c1.r1", "f1/c1", 2, "Bob", "2015-04-23T09:00:00Z", 5, "high", "A reply."),
         ("f1/c1.r1.r1", "f1/c1.r1", 3, "Cy", None, 13, "high", "A reply to the reply."),
         ("f1/c2", "f1/post", 1, "Eve", None, 8, "low", "unknown parent"),
         ("f1/c3", "f1/post", 1, "Eve", None, 9, "high", "answers the post"),
@@ -439,7 +450,9 @@ def test_csv_structure(csv_threads):
 
 def test_csv_bad_rows_reported_with_lines_others_kept(csv_threads):
     problems = sorted((p.code, p.line, p.message) for t in csv_threads.values() for p in t.problems)
-    assert [(c, n) for c, n, _ in problems] == [("E007", 6), ("E007", 7), ("E007", 10), ("E007", 11), ("W103", 8)]
+    assert [(c, n) for c, n, _ in problems] == [("E007", 6), ("E007", 7), ("E007", 10), ("E007", 11), ("W103", 8),
+                                                ("W108", None)]
+    assert "'not a date (line 12)'" in problems[-1][2]  # an unreadable timestamp is counted, never null in silence
     msgs = {n: m for _, n, m in problems}
     assert "thread_id" in msgs[6]
     assert "repeats" in msgs[7] and "'2'" in msgs[7]
@@ -507,7 +520,7 @@ def test_jsonl():
     assert j1.layout == "jsonl" and j1.title == "J thread"
     assert [(u.unit_id, u.parent_id, u.author, u.timestamp, u.line, u.text) for u in j1.units] == [
         ("j1/post", None, None, None, 1, "Post."),
-        ("j1/c1", "j1/post", "Ann", "2015-04-23T08:02:00", 2, "Top."),
+        ("j1/c1", "j1/post", "Ann", "2015-04-23T08:02:00+01:00", 2, "Top."),
         ("j1/c1.r1", "j1/c1", None, None, 6, "Reply to Ann."),
         ("j1/c1.r1.r1", "j1/c1.r1", None, None, 12, "Deeper."),
         ("j1/c2", "j1/post", None, None, 9, "Lost parent."),

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
 from pipeline.parse import parse_string
+from pipeline.parse.dates import wall_time
 from pipeline.parse.source import read_text
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -177,8 +178,8 @@ class Node:
     def iso(self) -> str | None:
         if not self.stamp:
             return None
-        d, mon, y, hh, mm = self.stamp
-        return f"{y:04d}-{MONTHS.index(mon) + 1:02d}-{d:02d}T{hh:02d}:{mm:02d}:00"
+        d, mon, y, hh, mm = self.stamp  # a wall time in the blog's zone, with that zone's offset (README)
+        return wall_time(f"{y:04d}-{MONTHS.index(mon) + 1:02d}-{d:02d}", hh, mm)
 
     def author_line(self) -> str:
         d, mon, y, hh, mm = self.stamp

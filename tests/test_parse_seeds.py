@@ -178,10 +178,10 @@ def test_reading_order_parent_then_replies(seed_threads):
 
 
 @pytest.mark.parametrize("uid, author, timestamp", [
-    ("000/c4", "Probation Officer", "2015-04-23T08:02:00"),
-    ("000/c18.r1", "Probation Officer", "2015-04-23T19:56:00"),
-    ("002/c5.r7", "Probation Officer", "2016-03-06T19:38:00"),
-    ("002/c7.r1", "Probation Officer", "2016-03-06T19:40:00"),
+    ("000/c4", "Probation Officer", "2015-04-23T08:02:00+01:00"),  # Europe/London wall time (README)
+    ("000/c18.r1", "Probation Officer", "2015-04-23T19:56:00+01:00"),
+    ("002/c5.r7", "Probation Officer", "2016-03-06T19:38:00+00:00"),  # GMT in March
+    ("002/c7.r1", "Probation Officer", "2016-03-06T19:40:00+00:00"),
     ("000/c1", None, None),
     ("000/c18.r2", None, None),
     ("001/c1", None, None),

@@ -23,7 +23,10 @@ import pyarrow as pa
 
 from ..anchor import fingerprint
 from ..errors import Code, PipelineError, Problem
-from .markup import parse_atom, parse_html
+from .atom import parse_atom
+from .dates import DEFAULT_TZ, zone
+from .export import MANIFEST, is_export, parse_collected, parse_export
+from .markup import parse_html
 from .model import KINDS, ParsedThread, Unit, finish
 from .source import DEFAULT_MAX_BYTES, read_text
 from .tabular import parse_csv, parse_jsonl
@@ -40,7 +43,7 @@ THREADS_SCHEMA = pa.schema([
     ("thread_id", pa.string()), ("source_file", pa.string()), ("title", pa.string()),
     ("post_date", pa.string()), ("url", pa.string()), ("layout", pa.string()),
     ("declared_comments", pa.int64()), ("parsed_comments", pa.int64()), ("n_units", pa.int64()),
-    ("n_low_confidence", pa.int64()),
+    ("n_low_confidence", pa.int64()), ("labels", pa.list_(pa.string())), ("status", pa.string()),
 ])
 UNITS_SCHEMA = pa.schema([
     ("unit_id", pa.string()), ("thread_id", pa.string()), ("kind", pa.string()), ("parent_id", pa.string()),
@@ -83,41 +86,66 @@ def _kind_of(path: Path, head: str) -> str:
     return "text"
 
 
-def parse_string(text: str, *, kind: str = "text", thread_id: str = "t", source_file: str = "<string>") -> list[ParsedThread]:
-    """Parse text already in memory (used by the app's upload and by tests)."""
+def parse_string(text: str, *, kind: str = "text", thread_id: str = "t", source_file: str = "<string>",
+                 tz: str = DEFAULT_TZ) -> list[ParsedThread]:
+    """Parse text already in memory (used by the app's upload and by tests).
+
+    ``tz``: the blog's time zone; times read from visible text are wall times in it (README, 'Output schema').
+    """
     if kind == "text":
-        threads = [parse_text(text, thread_id=thread_id, source_file=source_file)]
+        threads = [parse_text(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "html":
-        threads = [parse_html(text, thread_id=thread_id, source_file=source_file)]
+        threads = [parse_html(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "atom":
-        threads = [parse_atom(text, thread_id=thread_id, source_file=source_file)]
+        threads = [parse_atom(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "csv":
-        threads = parse_csv(text, source_file=source_file)
+        threads = parse_csv(text, source_file=source_file, tz=tz)
     elif kind == "jsonl":
-        threads = parse_jsonl(text, source_file=source_file)
+        threads = parse_jsonl(text, source_file=source_file, tz=tz)
     else:
         raise PipelineError(Code.E009, f"unknown input kind {kind!r}.", file=source_file,
                             fix=f"Use one of {sorted(set(SUFFIXES.values()))}.")
     return [finish(t) for t in threads]
 
 
-def parse_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[ParsedThread], list[Problem]]:
+def parse_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, tz: str = DEFAULT_TZ,
+               include_pages: bool = False) -> tuple[list[ParsedThread], list[Problem]]:
+    if path.name == MANIFEST or (path.suffix.lower() in (".xml", ".atom") and _sniff_export(path)):
+        # a whole blog: streamed from the file (an export can be tens of MB), never read whole
+        reader = parse_collected if path.name == MANIFEST else parse_export
+        threads = [finish(t) for t in reader(path, include_pages=include_pages, tz=tz)]
+        return threads, [p for t in threads for p in t.problems]
     text, problems = read_text(path, max_bytes=max_bytes)
     if not text.strip():
         raise PipelineError(Code.E001, "the file holds only whitespace.", file=str(path),
                             fix="Re-save the page or remove the file from the input.")
     threads = parse_string(text, kind=_kind_of(path, text[:1000]), thread_id=thread_id_for(path),
-                           source_file=str(path))
+                           source_file=str(path), tz=tz)
     for t in threads:
         problems.extend(t.problems)
     return threads, problems
 
 
+def _sniff_export(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return is_export(f.read(65536))
+    except OSError:
+        return False  # read_text reports it
+
+
 def iter_input_files(inputs: Iterable[Path | str]) -> Iterator[Path]:
+    """Files under the inputs; a folder ``collect`` wrote is one input, its ``collect.json``."""
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            collected = sorted(p.parent for p in path.rglob(MANIFEST))
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or p.name.startswith("."):
+                    continue
+                inside = next((c for c in collected if p.is_relative_to(c)), None)
+                if inside is None or p == inside / MANIFEST:
+                    yield p
         else:
             yield path
 
@@ -140,14 +168,21 @@ def _gc_paused() -> Iterator[None]:
 
 
 def parse_paths(inputs: Iterable[Path | str], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                on_file: Callable[[Path], None] | None = None) -> ParseResult:
-    """Parse every file; a file that fails is recorded and skipped, the rest go on."""
+                on_file: Callable[[Path], None] | None = None, tz: str = DEFAULT_TZ,
+                include_pages: bool = False) -> ParseResult:
+    """Parse every file; a file that fails is recorded and skipped, the rest go on.
+
+    ``tz``: the blog's time zone (IANA name) for times shown without one; ``include_pages``: read
+    the pages of a Blogger export as threads too.
+    """
+    zone(tz)  # an unknown zone is an error before any file is read
     with _gc_paused():
-        return _parse_paths(inputs, max_bytes=max_bytes, on_file=on_file)
+        return _parse_paths(inputs, max_bytes=max_bytes, on_file=on_file, tz=tz, include_pages=include_pages)
 
 
 def _parse_paths(inputs: Iterable[Path | str], *, max_bytes: int,
-                 on_file: Callable[[Path], None] | None) -> ParseResult:
+                 on_file: Callable[[Path], None] | None, tz: str = DEFAULT_TZ,
+                 include_pages: bool = False) -> ParseResult:
     result = ParseResult()
     seen_ids: dict[str, str] = {}
     for path in iter_input_files(inputs):
@@ -159,7 +194,7 @@ def _parse_paths(inputs: Iterable[Path | str], *, max_bytes: int,
                                            "Check the path.", severity="error"))
             continue
         try:
-            threads, problems = parse_file(path, max_bytes=max_bytes)
+            threads, problems = parse_file(path, max_bytes=max_bytes, tz=tz, include_pages=include_pages)
         except PipelineError as exc:
             result.problems.append(exc.problem)
             continue
@@ -227,7 +262,8 @@ def to_frames(threads: Iterable[ParsedThread]) -> tuple[pd.DataFrame, pd.DataFra
     trows = [{"thread_id": t.thread_id, "source_file": t.source_file, "title": t.title,
               "post_date": t.post_date, "url": t.url, "layout": t.layout,
               "declared_comments": t.declared_comments, "parsed_comments": t.parsed_comments,
-              "n_units": len(t.units), "n_low_confidence": sum(u.confidence == "low" for u in t.units)}
+              "n_units": len(t.units), "n_low_confidence": sum(u.confidence == "low" for u in t.units),
+              "labels": t.labels, "status": t.status}
              for t in threads]
     with _gc_paused():
         threads_df = pa.Table.from_pylist(trows, schema=THREADS_SCHEMA).to_pandas()

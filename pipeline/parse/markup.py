@@ -1,27 +1,30 @@
-"""Blogger pages saved from a browser (HTML) and Blogger comment feeds (Atom XML).
+"""Blogger pages saved from a browser (HTML).
 
 Markup is read with real parsers (BeautifulSoup over lxml), never with regular
-expressions over tags.  Entities are not resolved and nothing is fetched.
+expressions over tags.  Nothing is fetched.  Timestamps are read in order of trust
+(:mod:`pipeline.parse.dates`): the comment permalink's ``?showComment=<ms>``, then
+machine-readable attributes, then the visible text in the page's language (``<html lang>``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from bs4 import BeautifulSoup, Tag
-from lxml import etree
 
 from ..errors import Code, PipelineError, Problem
+from .dates import DEFAULT_TZ, from_epoch_ms, from_iso, from_permalink, parse_visible
 from .model import ParsedThread, RawComment, add_comment_tree
-from .text import AUTHOR_RE, COUNT_RE, DATE_LINE_RE, MONTHS, _add_post, _date
+from .text import AUTHOR_RE, SAID_RE, _add_post, count_heading, read_date_line
 
 BLOCK_TAGS = ("p", "div", "blockquote", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "tr")
 _WS_RE = re.compile(r"[ \t\xa0]+")
-_TS_RE = re.compile(rf"(\d{{1,2}}) ({MONTHS}),? (\d{{4}})(?: at|,)? (\d{{1,2}}):(\d{{2}})(?:\s*([ap]m))?", re.I)
-ATOM = "{http://www.w3.org/2005/Atom}"
-THR = "{http://purl.org/syndication/thread/1.0}"
-OPENSEARCH = "{http://a9.com/-/spec/opensearchrss/1.0/}"
+# Machine-readable post dates, most exact first: (selector, attribute).
+_POST_DATE_ATTRS = (("abbr.published", "title"), ("time.published", "datetime"), ("time[datetime]", "datetime"),
+                    ("[itemprop=datePublished]", "content"), ("[itemprop=datePublished]", "title"),
+                    ("[data-published]", "data-published"), ("[data-datetime]", "data-datetime"))
+_COMMENT_TIME_ATTRS = (("time[datetime]", "datetime"), ("abbr[title]", "title"), ("[data-datetime]", "data-datetime"),
+                       ("[data-timestamp]", "data-timestamp"))
 
 
 def element_text(el: Tag) -> str:
@@ -37,16 +40,43 @@ def element_text(el: Tag) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _timestamp(raw: str) -> str | None:
-    m = _TS_RE.search(raw or "")
-    if not m:
+class _Times:
+    """Reads one page's timestamps and counts the ones shown but unreadable (for one W108 warning)."""
+
+    def __init__(self, lang: str | None, tz: str) -> None:
+        self.lang, self.tz = lang, tz
+        self.unread: list[str] = []
+
+    def machine(self, scope: Tag, pairs: tuple[tuple[str, str], ...]) -> str | None:
+        for selector, attr in pairs:
+            for el in scope.select(selector):
+                value = el.get(attr)
+                if value and (found := from_iso(value, self.tz) or _epoch_attr(value)):
+                    return found
         return None
-    day, month, year, hh, mm, ampm = m.groups()
-    h = int(hh)
-    if ampm:
-        h = h % 12 + (12 if ampm.lower() == "pm" else 0)
-    d = _date(day, month, year)
-    return f"{d}T{h:02d}:{int(mm):02d}:00" if d and h < 24 and int(mm) < 60 else None
+
+    def visible(self, text: str, *, date_only: bool = False) -> str | None:
+        if not text.strip():
+            return None
+        found = parse_visible(text, lang=self.lang, tz=self.tz, date_only=date_only)
+        if found is None:
+            self.unread.append(text.strip())
+        return found
+
+    def warning(self, source_file: str, what: str) -> Problem | None:
+        if not self.unread:
+            return None
+        examples = ", ".join(repr(u) for u in dict.fromkeys(self.unread[:3]))
+        return Problem(Code.W108.value, source_file, f"{len(self.unread)} {what} shown but could not be read "
+                       f"(e.g. {examples}); they were left empty.",
+                       "Give the page's language in <html lang>, or save the page's Atom feed, which has exact times.")
+
+
+def _epoch_attr(value: str) -> str | None:
+    value = value.strip()
+    if value.isdigit() and len(value) in (10, 13):  # seconds or milliseconds since 1970
+        return from_epoch_ms(int(value) * (1000 if len(value) == 10 else 1))
+    return None
 
 
 def _first(soup: BeautifulSoup | Tag, *selectors: str) -> Tag | None:
@@ -57,7 +87,7 @@ def _first(soup: BeautifulSoup | Tag, *selectors: str) -> Tag | None:
     return None
 
 
-def parse_html(html: str, *, thread_id: str, source_file: str) -> ParsedThread:
+def parse_html(html: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_TZ) -> ParsedThread:
     soup = BeautifulSoup(html, "lxml")
     thread = ParsedThread(thread_id=thread_id, source_file=source_file, layout="blogger_html")
     body = _first(soup, ".post-body", ".entry-content", "article")
@@ -69,47 +99,73 @@ def parse_html(html: str, *, thread_id: str, source_file: str) -> ParsedThread:
                                        "the page has no closing </html>: it looks truncated; comments after the "
                                        "cut are missing.", "Save the page again and check it is complete.",
                                        line=html.count("\n") + 1))
+    html_el = soup.find("html")
+    times = _Times(html_el.get("lang") or html_el.get("xml:lang") if html_el is not None else None, tz)
     title = _first(soup, ".post-title", "h3.entry-title", "h1.entry-title")
     thread.title = element_text(title) if title else None
-    date_el = _first(soup, ".date-header", "abbr.published", "time")
-    if date_el is not None and (m := DATE_LINE_RE.match(element_text(date_el))):
-        thread.post_date = _date(*m.groups())
+    thread.post_date = times.machine(soup, _POST_DATE_ATTRS)
+    if thread.post_date is None and (date_el := _first(soup, ".date-header", "abbr.published", "time")) is not None:
+        shown = element_text(date_el)
+        thread.post_date = read_date_line(shown) or times.visible(shown, date_only=True)
     url_el = soup.find("link", rel="canonical") or soup.find("meta", property="og:url")
     if url_el is not None:
         thread.url = url_el.get("href") or url_el.get("content")
     heading = _first(soup, "#comments h4", "#comments h3", ".comments h4")
-    if heading is not None and (m := COUNT_RE.match(element_text(heading))):
-        thread.declared_comments = int(m.group(1))
+    if heading is not None:
+        thread.declared_comments = count_heading(element_text(heading))[1]
 
     _add_post(thread, element_text(body).split("\n") if body is not None else [], 0)
     thread.units = [u for u in thread.units if u.kind == "post" or u.text]  # empty segments from stray separators
     thread.units[0].line = None  # line numbers refer to the text layouts only
-    add_comment_tree(thread, _html_comments(soup))
+    add_comment_tree(thread, _html_comments(soup, times))
     if thread.declared_comments is not None and thread.declared_comments != thread.parsed_comments:
         thread.problems.append(Problem(
             Code.W101.value, source_file,
             f"the page declares {thread.declared_comments} comments but {thread.parsed_comments} were found.",
             "Blogger pages show at most 200 comments at once: save every comment page, or use the Atom feed."))
+    if (w := times.warning(source_file, "dates or times")) is not None:
+        thread.problems.append(w)
     return thread
 
 
-def _html_comments(soup: BeautifulSoup) -> list[RawComment]:
+def _own(li: Tag, selector: str) -> Tag | None:
+    """The first match inside this comment, not inside one of its nested replies."""
+    for el in li.select(selector):
+        if el.find_parent("li", class_="comment") is li:
+            return el
+    return None
+
+
+def _comment_time(scope: Tag, shown: Tag | None, times: _Times, own=None) -> str | None:
+    links = [a for a in scope.select("a[href*='showComment='], a[href*='commentId=']") if own is None or own(a)]
+    for a in links:
+        if found := from_permalink(a.get("href")):
+            return found
+    machine = times.machine(shown, _COMMENT_TIME_ATTRS) if shown is not None else None
+    if machine:
+        return machine
+    return times.visible(element_text(shown)) if shown is not None else None
+
+
+def _html_comments(soup: BeautifulSoup, times: _Times) -> list[RawComment]:
     comments: list[RawComment] = []
     threaded = soup.select("li.comment")
     if threaded:  # current Blogger templates: <li class="comment" id="c123"> nested in .comment-replies
         for li in threaded:
             parent_li = li.find_parent("li", class_="comment")
-            author = _first(li, ".comment-header cite", "cite.user", ".user")
-            when = _first(li, ".comment-header .datetime", ".datetime")
-            content = _first(li, ".comment-content")
+            author = _own(li, ".comment-header cite, cite.user, .user")
+            when = _own(li, ".comment-header .datetime, .datetime, .comment-timestamp")
+            content = _own(li, ".comment-content")
             if content is None:
                 continue
+            header = _own(li, ".comment-header") or li
             comments.append(RawComment(
                 source_id=li.get("id") or f"li{len(comments)}",
                 parent_source_id=parent_li.get("id") if parent_li is not None else None,
                 text=element_text(content),
                 author=element_text(author) or None if author is not None else None,
-                timestamp=_timestamp(element_text(when)) if when is not None else None))
+                timestamp=_comment_time(header, when, times,
+                                        own=lambda a, li=li: a.find_parent("li", class_="comment") is li)))
         return comments
     # classic templates: <dl id="comments-block"><dt class="comment-author"> <dd class="comment-body"> ...
     for n, dt in enumerate(soup.select("#comments-block dt, dl.comments-block dt"), 1):
@@ -117,61 +173,15 @@ def _html_comments(soup: BeautifulSoup) -> list[RawComment]:
         footer = body.find_next_sibling("dd") if body is not None else None
         if body is None:
             continue
-        author = re.sub(r"\s*said\.*\s*$", "", element_text(dt)).strip() or None
+        said = SAID_RE.match(element_text(dt))
+        author = (said.group("author") if said else element_text(dt)).strip() or None
+        timestamp = None
+        if footer is not None:
+            shown = footer.select_one(".comment-timestamp") or footer
+            timestamp = _comment_time(footer, shown, times)
         comments.append(RawComment(source_id=dt.get("id") or f"dt{n}", parent_source_id=None,
-                                   text=element_text(body), author=author,
-                                   timestamp=_timestamp(element_text(footer)) if footer is not None else None))
+                                   text=element_text(body), author=author, timestamp=timestamp))
     return comments
 
 
-def parse_atom(xml: str, *, thread_id: str, source_file: str) -> ParsedThread:
-    """A Blogger comment feed (``/feeds/POSTID/comments/default``)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
-    try:
-        root = etree.fromstring(xml.encode("utf-8"), parser)
-    except etree.XMLSyntaxError as exc:
-        raise PipelineError(Code.E006, f"the XML is malformed or truncated ({exc.msg}).", file=source_file,
-                            line=exc.lineno, fix="Download the feed again; check the file ends with </feed>.") from exc
-    if root.tag != f"{ATOM}feed":
-        raise PipelineError(Code.E005, f"XML root is <{etree.QName(root).localname}>, not an Atom <feed>.",
-                            file=source_file, fix="Give a Blogger comment feed (Atom), or convert to CSV/JSONL.")
-    thread = ParsedThread(thread_id=thread_id, source_file=source_file, layout="blogger_atom")
-    title = root.findtext(f"{ATOM}title") or ""
-    thread.title = re.sub(r"^Comments on [^:]*:\s*", "", title).strip() or None
-    total = root.findtext(f"{OPENSEARCH}totalResults")
-    if total and total.strip().isdigit():
-        thread.declared_comments = int(total)
-    alt = root.find(f"{ATOM}link[@rel='alternate']")
-    thread.url = alt.get("href") if alt is not None else None
-    _add_post(thread, [], 0)
-    thread.units[0].line = None
-
-    entries = []
-    for entry in root.findall(f"{ATOM}entry"):
-        eid = (entry.findtext(f"{ATOM}id") or "").rsplit("post-", 1)[-1]
-        published = entry.findtext(f"{ATOM}published") or ""
-        content = entry.find(f"{ATOM}content")
-        raw = content.text or "" if content is not None else ""
-        text = element_text(BeautifulSoup(raw, "lxml")) if content is not None and content.get("type") == "html" else raw.strip()
-        parent = None
-        for link in entry.findall(f"{ATOM}link[@rel='related']"):
-            # '.../comments/default/PARENTID', in v2 feeds with '?v=2' after the id
-            href = re.split(r"[?#]", link.get("href", ""), maxsplit=1)[0]
-            parent = href.rstrip("/").rsplit("/", 1)[-1] or None
-        try:
-            ts = datetime.fromisoformat(published).replace(tzinfo=None).isoformat(timespec="seconds")
-        except ValueError:
-            ts = None
-        entries.append((published, RawComment(eid, parent, text, entry.findtext(f"{ATOM}author/{ATOM}name"),
-                                              ts, entry.sourceline)))
-    entries.sort(key=lambda e: e[0])  # feeds list newest first; read oldest first
-    add_comment_tree(thread, [c for _, c in entries])
-    if thread.declared_comments is not None and thread.declared_comments != thread.parsed_comments:
-        thread.problems.append(Problem(
-            Code.W101.value, source_file,
-            f"the feed declares {thread.declared_comments} comments but holds {thread.parsed_comments}.",
-            "Blogger feeds page their results: fetch every page (start-index, max-results) and give them all."))
-    return thread
-
-
-__all__ = ["parse_html", "parse_atom", "element_text", "AUTHOR_RE"]
+__all__ = ["parse_html", "element_text", "AUTHOR_RE"]

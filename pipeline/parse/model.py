@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ..errors import Problem
+from ..errors import Code, Problem
+from .dates import DEFAULT_TZ
 
 KINDS = ("post", "contribution", "comment", "reply")
 
@@ -76,7 +77,7 @@ class Unit:
     position: int
     text: str
     author: str | None = None
-    timestamp: str | None = None  # ISO 8601
+    timestamp: str | None = None  # ISO 8601 with offset or Z
     line: int | None = None  # 1-based line in the source file where the unit starts
     confidence: str = "high"  # "high" or "low": is the structure (boundaries, parent) certain?
     confidence_note: str = ""
@@ -99,13 +100,17 @@ class ParsedThread:
     source_file: str
     layout: str
     title: str | None = None
-    post_date: str | None = None  # ISO date
+    post_date: str | None = None  # ISO date, or ISO date-time with offset when the source gives the instant
     url: str | None = None
     declared_comments: int | None = None
     units: list[Unit] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # Markup the parser consumed (link text, numbering, headers); lets tests prove no text is lost.
     consumed: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # the post's labels (tags) when the source has them
+    status: str = "live"  # 'draft' or 'page' for such export entries
+    tz: str = DEFAULT_TZ  # the blog's zone: wall times read from the page are in it
+    unread_times: list[str] = field(default_factory=list)  # dates/times shown but unreadable (one W108 per file)
 
     @property
     def parsed_comments(self) -> int:
@@ -171,8 +176,42 @@ def find_mentions(text: str, names: frozenset[str]) -> list[str]:
     return found
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: str | None) -> tuple[str | None, bool]:
+    """A lone surrogate (from a JSON ``\\ud800`` escape, say) cannot be written as UTF-8: U+FFFD instead."""
+    if not value or value.isascii() or _SURROGATE_RE.search(value) is None:
+        return value, False
+    return _SURROGATE_RE.sub("\ufffd", value), True
+
+
+def scrub_thread(thread: ParsedThread) -> None:
+    """Replace lone surrogates in every text field, with one warning per unit naming its line."""
+    for name in ("title", "post_date", "url"):
+        value, bad = _scrub(getattr(thread, name))
+        if bad:
+            setattr(thread, name, value)
+            thread.problems.append(Problem(Code.W106.value, thread.source_file, f"the thread {name} held a lone "
+                                           "surrogate (an invalid character); it was replaced by U+FFFD.",
+                                           "Re-save the file as valid UTF-8."))
+    for unit in thread.units:
+        fixed = []
+        for name in ("text", "author", "timestamp"):
+            value, bad = _scrub(getattr(unit, name))
+            if bad:
+                setattr(unit, name, value)
+                fixed.append(name)
+        if fixed:
+            thread.problems.append(Problem(Code.W106.value, thread.source_file, f"{unit.unit_id}: the "
+                                           f"{' and '.join(fixed)} held a lone surrogate (an invalid character); "
+                                           "it was replaced by U+FFFD.", "Re-save the file as valid UTF-8.",
+                                           line=unit.line))
+
+
 def finish(thread: ParsedThread, *, host_names: tuple[str, ...] = DEFAULT_HOST_NAMES) -> ParsedThread:
     """Fill the derived fields of every unit and renumber positions in reading order."""
+    scrub_thread(thread)
     authors = {u.author for u in thread.units if u.author and u.author.lower() not in ("anonymous", "unknown")}
     names = frozenset(host_names) | frozenset(a for a in authors if len(a) <= 30)
     names_for_anonymous = names - {""}
@@ -208,8 +247,6 @@ def add_comment_tree(thread: ParsedThread, comments: list[RawComment]) -> None:
     id plus ``.r1, .r2, ...``, at any depth.  A reply whose parent is unknown is kept
     at top level and marked low-confidence.
     """
-    from ..errors import Code, Problem
-
     tid = thread.thread_id
     by_id = {c.source_id: c for c in comments}
 

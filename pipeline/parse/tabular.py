@@ -11,7 +11,7 @@ text           yes       the comment's text
 parent_id      no        comment_id it answers; empty = top-level comment
 kind           no        ``post`` for the thread's post (at most one per thread)
 author         no        display name
-timestamp      no        ISO 8601 (``2015-04-23T08:02``)
+timestamp      no        ISO 8601 (``2015-04-23T08:02+01:00``; without an offset: the blog's zone)
 title          no        thread title (first non-empty value per thread)
 post_date      no        thread date, ISO 8601
 url            no        thread address
@@ -26,26 +26,27 @@ import csv
 import io
 import json
 import re
-from datetime import datetime
 
 from ..errors import Code, PipelineError, Problem
+from .dates import DEFAULT_TZ, from_iso
 from .model import ParsedThread, RawComment, Unit, add_comment_tree
 
 REQUIRED = ("thread_id", "comment_id", "text")
 _SAFE_ID_RE = re.compile(r"[^\w.-]+")
 
 
-def _iso(value: object) -> str | None:
+def _iso(value: object, thread: ParsedThread, line: int) -> str | None:
+    """ISO 8601 with its offset kept; a naive value is a wall time in the blog's zone; unreadable ones are counted."""
     if value in (None, ""):
         return None
-    try:
-        return datetime.fromisoformat(str(value).strip().replace("Z", "+00:00")).replace(tzinfo=None).isoformat(
-            timespec="seconds")
-    except ValueError:
-        return None
+    found = from_iso(str(value), thread.tz)
+    if found is None:
+        thread.unread_times.append(f"{str(value)[:40]} (line {line})")
+    return found
 
 
-def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems: list[Problem]) -> list[ParsedThread]:
+def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems: list[Problem],
+           tz: str = DEFAULT_TZ) -> list[ParsedThread]:
     threads: dict[str, ParsedThread] = {}
     comments: dict[str, list[RawComment]] = {}
     seen: dict[str, set[str]] = {}
@@ -60,14 +61,14 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
         cid = str(row["comment_id"]).strip()
         thread = threads.get(tid)
         if thread is None:
-            thread = threads[tid] = ParsedThread(thread_id=tid, source_file=source_file, layout=layout)
+            thread = threads[tid] = ParsedThread(thread_id=tid, source_file=source_file, layout=layout, tz=tz)
             thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, ""))
             comments[tid], seen[tid] = [], set()
         for key in ("title", "url"):
             if not getattr(thread, key) and row.get(key):
                 setattr(thread, key, str(row[key]))
         if not thread.post_date and row.get("post_date"):
-            thread.post_date = (_iso(row["post_date"]) or "")[:10] or None
+            thread.post_date = _iso(row["post_date"], thread, line)
         if cid in seen[tid]:
             problems.append(Problem(Code.E007.value, source_file, f"comment_id {cid!r} repeats in thread {tid!r}; "
                                     "the repeat was skipped.", "Make comment ids unique within a thread.", line=line))
@@ -77,16 +78,21 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
         if str(row.get("kind") or "").strip().lower() == "post":
             post_ids[tid] = cid
             post = thread.units[0]
-            post.text, post.author, post.timestamp, post.line = text, row.get("author") or None, _iso(row.get("timestamp")), line
+            post.text, post.author, post.timestamp, post.line = text, row.get("author") or None, _iso(row.get("timestamp"), thread, line), line
             continue
         parent = str(row.get("parent_id") or "").strip() or None
         comments[tid].append(RawComment(cid, parent, text, str(row.get("author") or "") or None,
-                                        _iso(row.get("timestamp")), line))
+                                        _iso(row.get("timestamp"), thread, line), line))
     for tid, thread in threads.items():
         for c in comments[tid]:
             if c.parent_source_id is not None and c.parent_source_id == post_ids.get(tid):
                 c.parent_source_id = None
         add_comment_tree(thread, comments[tid])
+        if thread.unread_times:
+            examples = ", ".join(repr(v) for v in dict.fromkeys(thread.unread_times[:3]))
+            problems.append(Problem(Code.W108.value, source_file, f"thread {tid!r}: {len(thread.unread_times)} "
+                                    f"timestamps or dates are not ISO 8601 (e.g. {examples}); they were left empty.",
+                                    "Write them as 2015-04-23T08:02:00+01:00 (or 2015-04-23 for a date)."))
     return list(threads.values())
 
 
@@ -100,7 +106,7 @@ def _quote_left_open(rest: str) -> bool:
     return False
 
 
-def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
+def parse_csv(text: str, *, source_file: str, tz: str = DEFAULT_TZ) -> list[ParsedThread]:
     # The csv module refuses fields over 128 KB by default (and then drops the rest of the file);
     # no field can be longer than the file itself.
     csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))
@@ -138,14 +144,14 @@ def parse_csv(text: str, *, source_file: str) -> list[ParsedThread]:
             problems.append(Problem(Code.E007.value, source_file, "a quote opened in this row is never closed: its "
                                     "field runs to the end of the file and holds every line after it.",
                                     'Close the quote; double any quote inside a quoted field ("").', line=last))
-    threads = _build(rows, source_file, "csv", problems)
+    threads = _build(rows, source_file, "csv", problems, tz)
     if not threads:
         raise PipelineError(Code.E007, "no usable rows.", file=source_file, fix="See README, 'CSV and JSONL input'.")
     threads[0].problems.extend(problems)
     return threads
 
 
-def parse_jsonl(text: str, *, source_file: str) -> list[ParsedThread]:
+def parse_jsonl(text: str, *, source_file: str, tz: str = DEFAULT_TZ) -> list[ParsedThread]:
     problems: list[Problem] = []
     rows: list[tuple[int, dict]] = []
     for n, line in enumerate(text.split("\n"), 1):
@@ -166,7 +172,7 @@ def parse_jsonl(text: str, *, source_file: str) -> list[ParsedThread]:
                                     "One JSON object per line.", line=n))
             continue
         rows.append((n, obj))
-    threads = _build(rows, source_file, "jsonl", problems)
+    threads = _build(rows, source_file, "jsonl", problems, tz)
     if not threads:
         raise PipelineError(Code.E007, "no usable lines." + (f" First problem: {problems[0].message}" if problems else ""),
                             file=source_file, line=problems[0].line if problems else None,

@@ -14,6 +14,14 @@
     the same here, so a closed block of several lines may hold several comments:
     such units are marked low-confidence rather than split by guesswork.
 
+``blogger_classic``
+    Older templates: each comment opens with ``Name said...`` (``dijo...``, ``hat gesagt…``,
+    ``a dit...``) and closes with its time line (``November 1, 2009 10:15 AM``); no replies.
+
+A date line opens the page (``Thursday 23 April 2015``, ``Sunday, November 1, 2009``,
+``2015-04-23``, ``Freitag, 5. Juni 2015``), before or after the title.  Count headings are read
+in several languages (``37 comments:``, ``1 comentario:``, ``Kommentare:``).
+
 Any other text becomes a single post (``post_only``) with a warning.
 """
 
@@ -24,12 +32,26 @@ from datetime import datetime
 from functools import lru_cache
 
 from ..errors import Code, Problem
+from .dates import DEFAULT_TZ, parse_visible, wall_time
 from .model import ParsedThread, Unit
+from .voices import flag_unmarked_voices
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 DATE_LINE_RE = re.compile(
     rf"^\s*(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?(\d{{1,2}})\s+({MONTHS})\s+(\d{{4}})\s*$")
-COUNT_RE = re.compile(r"^\s*(\d+)\s+comments?:\s*$")
+# Blogger's count heading in the languages it is offered in most; without a number only in words
+# that cannot open an ordinary sentence of the post ('Kommentare:', 'No comments:').
+_COUNT_WORDS = (r"comments?|comentarios?|coment[aá]rios?|Kommentare?|commentaires?|commenti|commento|reacties|"
+                r"reactie|kommentarer?|kommentti[a]?|komentarzy|komentarze|komentarz|komentáře|komentář|"
+                r"σχόλια|σχόλιο|комментари[йяи]|комментарий")
+COUNT_RE = re.compile(rf"^\s*(\d+)\s+(?:{_COUNT_WORDS})\s*:\s*$", re.I)
+_COUNT_WORDLESS_RE = re.compile(
+    rf"^\s*(?:(?P<none>no|keine|aucun|sin|nessun|geen|sem|ingen|brak)\s+)?(?P<word>{_COUNT_WORDS})\s*:\s*$", re.I)
+# 'Anonymous said...', 'Jim Brown hat gesagt…', 'At 10:15 AM, Anonymous said...'
+SAID_RE = re.compile(r"^\s*(?:At (?P<when>[^,]{3,40}), )?(?P<author>\S.{0,80}?)\s+(?:said|dijo|escribió|hat gesagt|"
+                     r"schrieb|a dit|ha detto|ha scritto|zei|disse|skrev|sagde|napisał|kirjoitti)\s*(?:\.\.\.|…)\s*$")
+_YEAR_RE = re.compile(r"(?<!\d)(?:19[89]\d|20\d\d)(?!\d)|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b")
+_TIME_RE = re.compile(r"\d{1,2}[:.h]\d{2}(?:\s*(?:[ap]\.?\s?m\.?|Uhr))?\s*$", re.I)
 TOP_RE = re.compile(r"^ {2}(\d{1,5})\.(?:[ \t](.*))?$")
 REPLY_RE = re.compile(r"^ {4}(\d{1,5})\.(?:[ \t](.*))?$")
 LINK_LINE_RE = re.compile(r"^\s*(ReplyDelete|Replies|Delete|Reply)\s*$")
@@ -40,6 +62,7 @@ SEPARATOR_RE = re.compile(r"^\s*(\*{3,}|-*oo00oo-*)\s*$")
 FLAT_TOKEN_RE = re.compile(r"^(ReplyDelete|Delete)(?!(?:d|s|r|rs)\b|ion)")
 BLANK_RUNS_RE = re.compile(r"\n{3,}")
 _FLAT_TOKENS = ("ReplyDelete", "Delete")  # every FLAT_TOKEN_RE match starts with one of these
+_SAID_ENDS = ("...", "…", "... ", "… ")  # every SAID_RE match ends with one of these (speed only)
 
 
 def _may_be_link(line: str) -> bool:
@@ -55,6 +78,55 @@ def _date(day: str, month: str, year: str) -> str | None:
         return None
 
 
+def count_heading(line: str) -> tuple[bool, int | None]:
+    """Is ``line`` a count heading, and the count it declares (None when it names no number)."""
+    if m := COUNT_RE.match(line):
+        return True, int(m.group(1))
+    if (m := _COUNT_WORDLESS_RE.match(line)) and (m.group("none") or not m.group("word").lower().startswith("comment")):
+        return True, 0 if m.group("none") else None
+    return False, None
+
+
+def read_date_line(line: str, lang: str | None = None) -> str | None:
+    """A line that is only a date, in any language: ``YYYY-MM-DD``, or None."""
+    if m := DATE_LINE_RE.match(line):  # the seeds' form, read without dateparser
+        return _date(*m.groups())
+    stripped = line.strip()
+    if len(stripped) > 60 or len(stripped.split()) > 8 or not _YEAR_RE.search(stripped) or _TIME_RE.search(stripped):
+        return None
+    return parse_visible(stripped, lang=lang, date_only=True)
+
+
+def read_time_line(line: str, tz: str = DEFAULT_TZ, lang: str | None = None) -> tuple[bool, str | None]:
+    """A line that is only a date and time (a classic comment's footer): (is it one, ISO value or None)."""
+    stripped = line.strip()
+    if not stripped or len(stripped) > 60 or not _TIME_RE.search(stripped):
+        return False, None
+    found = parse_visible(stripped, lang=lang, tz=tz)
+    if found is None and len(stripped.split()) > 2 and not _YEAR_RE.search(stripped):
+        return False, None  # words ending in a time ('see you at 10:15'): text, not a footer
+    return True, found if found and "T" in found else None
+
+
+def split_author_line(line: str, tz: str = DEFAULT_TZ) -> tuple[str | None, str] | None:
+    """``Anónimo30 de diciembre de 2014, 2:07`` -> (``Anónimo``, ISO time): a name glued to a date, any language.
+
+    Tries each place a date could start (a digit after a non-digit, or a capital letter) from the
+    left; the first suffix that reads as a full date and time wins.  None when there is none.
+    """
+    stripped = line.strip()
+    if len(stripped) > 120 or not _TIME_RE.search(stripped) or not _YEAR_RE.search(stripped):
+        return None
+    for k in range(len(stripped)):
+        ch = stripped[k]
+        if not ((ch.isdigit() and (k == 0 or not stripped[k - 1].isdigit())) or ch.isupper()):
+            continue
+        found = parse_visible(stripped[k:], tz=tz)
+        if found and "T" in found:
+            return stripped[:k].strip() or None, found
+    return None
+
+
 def _join(lines: list[str]) -> str:
     """Lines of one unit to text: indentation dropped, paragraphs (blank lines) kept."""
     text = "\n".join([line.strip() for line in lines])
@@ -67,7 +139,12 @@ def detect_layout(lines: list[str]) -> str:
     has_top = False
     has_link_line = False
     flat_tokens = 0
+    said = 0
+    glued = 0  # link text glued to text: only a flat copy does that
     for line in lines:
+        if line.endswith(_SAID_ENDS) and SAID_RE.match(line):
+            said += 1
+            continue
         if not has_top and line.startswith("  1.") and (m := TOP_RE.match(line)) and m.group(1) == "1":
             has_top = True
             if has_link_line:
@@ -80,54 +157,85 @@ def detect_layout(lines: list[str]) -> str:
                 break
         elif line.startswith(_FLAT_TOKENS) and FLAT_TOKEN_RE.match(line):
             flat_tokens += 1
+            glued += 1
     if has_top:
         return "blogger_numbered" if has_link_line else "blogger_numbered_plain"
+    if said and not glued:
+        return "blogger_classic"
     if flat_tokens:
         return "blogger_flat"
     return "post_only"
 
 
-def parse_text(text: str, *, thread_id: str, source_file: str) -> ParsedThread:
+def parse_text(text: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_TZ) -> ParsedThread:
     lines = text.split("\n")
     layout = detect_layout(lines)
     thread = ParsedThread(thread_id=thread_id, source_file=source_file, layout=layout)
+    thread.tz = tz
     body_start = _read_header(lines, thread)
     if layout.startswith("blogger_numbered"):
         _parse_numbered(lines, body_start, thread)
     elif layout == "blogger_flat":
         _parse_flat(lines, body_start, thread)
+    elif layout == "blogger_classic":
+        from .classic import parse_classic  # classic.py builds on this module's helpers
+        parse_classic(lines, body_start, thread)
     else:
         _add_post(thread, lines[body_start:], body_start)
-        if thread.units[0].text:
+        if any(u.text for u in thread.units):
+            n = len(thread.units) - 1
+            found = (f"{n} contributions were found between separator lines, and no comments; the text before "
+                     "the first separator may hold further voices." if n else
+                     "no comments were recognised; the whole file was read as one post.")
             thread.problems.append(Problem(
-                Code.E005.value, source_file, "no comments were recognised; the whole file was read as one post.",
+                Code.E005.value, source_file, found,
                 "If the file should have comments, check it is a Blogger thread copied as text, saved HTML, "
                 "an Atom feed, or CSV/JSONL in the documented schema.", line=body_start + 1))
+    flag_unmarked_voices(thread)
+    if thread.unread_times:
+        examples = ", ".join(repr(t) for t in dict.fromkeys(thread.unread_times[:3]))
+        thread.problems.append(Problem(
+            Code.W108.value, source_file, f"{len(thread.unread_times)} dates or times shown could not be read "
+            f"(e.g. {examples}); they were left empty.", "Check the lines; a date needs day, month and year."))
     if thread.declared_comments is not None and thread.declared_comments != thread.parsed_comments:
         thread.problems.append(Problem(
             Code.W101.value, source_file,
             f"the page declares {thread.declared_comments} comments but {thread.parsed_comments} were found.",
             "Nothing was invented: check the page for deleted or hidden comments if the difference matters.",
-            line=next((i + 1 for i, l in enumerate(lines) if COUNT_RE.match(l)), None)))
+            line=next((i + 1 for i, l in enumerate(lines) if count_heading(l)[0]), None)))
     return thread
 
 
 def _read_header(lines: list[str], thread: ParsedThread) -> int:
     """Date line and title, when the page shows them.  Returns the index where the post body starts."""
-    i = 0
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    if i < len(lines) and (m := DATE_LINE_RE.match(lines[i])):
-        thread.post_date = _date(*m.groups())
+    def next_text(k: int) -> int:
+        while k < len(lines) and not lines[k].strip():
+            k += 1
+        return k
+
+    i = next_text(0)
+    if i < len(lines) and (day := read_date_line(lines[i])):
+        thread.post_date = day
         thread.consumed.append(lines[i])
-        i += 1
-        while i < len(lines) and not lines[i].strip():
-            i += 1
+        i = next_text(i + 1)
         if i < len(lines) and not TOP_RE.match(lines[i]):
             thread.title = lines[i].strip()
             thread.consumed.append(lines[i])
             i += 1
+        return i
+    # The title first, then the date line (some templates and copies put them this way round).
+    j = next_text(i + 1)
+    if j < len(lines) and _may_be_title(lines[i]) and (day := read_date_line(lines[j])):
+        thread.title, thread.post_date = lines[i].strip(), day
+        thread.consumed += [lines[i], lines[j]]
+        return j + 1
     return i
+
+
+def _may_be_title(line: str) -> bool:
+    s = line.strip()
+    return 0 < len(s) <= 150 and not s.endswith((".", ",", ";")) and not TOP_RE.match(line) \
+        and not SEPARATOR_RE.match(line)
 
 
 def _add_post(thread: ParsedThread, lines: list[str], first_line: int) -> None:
@@ -165,8 +273,13 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
     if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])):
         unit.author = m.group("author") or None
         day, month, year, hh, mm = m.groups()[2:]
-        d = _date(day, month, year)
-        unit.timestamp = f"{d}T{int(hh):02d}:{int(mm):02d}:00" if d and int(hh) < 24 and int(mm) < 60 else None
+        unit.timestamp = wall_time(_date(day, month, year), int(hh), int(mm), thread.tz)
+        if unit.timestamp is None:
+            thread.unread_times.append(m.group("ts"))
+        thread.consumed.append(body[first])
+        body = body[first + 1:]
+    elif first is not None and len(body[first]) <= 120 and (split := split_author_line(body[first], thread.tz)):
+        unit.author, unit.timestamp = split  # another language or the US form: 'Anónimo30 de diciembre de 2014, 2:07'
         thread.consumed.append(body[first])
         body = body[first + 1:]
     unit.text = _join(body)
@@ -182,8 +295,8 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
                          if lines[i].startswith("  1.") and (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
     post_end = first_comment
     for i in range(start, first_comment):
-        if m := COUNT_RE.match(lines[i]):
-            thread.declared_comments = int(m.group(1))
+        if lines[i].rstrip().endswith(":") and (heading := count_heading(lines[i]))[0]:
+            thread.declared_comments = heading[1]
             thread.consumed.append(lines[i])
             post_end = i
             break

@@ -1,0 +1,150 @@
+"""Timestamps and post dates, always with their zone.
+
+Sources, in order of trust (a reader takes the first that gives a value):
+
+1. a comment permalink, ``?showComment=<ms>`` or ``?commentId=<ms>``: the exact instant
+   (milliseconds since 1970, UTC), written with ``Z``;
+2. machine-readable attributes (``abbr.published title=``, ``time datetime=``, ``data-*``,
+   Atom ``<published>``): ISO 8601 as given, the offset kept;
+3. the visible text, in any language, read by ``dateparser`` with the page's language.
+
+Visible text states no zone.  Blogger prints times in the blog's own time zone (a blog
+setting), so a wall time read from text is that zone's local time: it is kept as written and
+given the zone's UTC offset for that date (``zoneinfo``, daylight saving included).  The zone
+defaults to ``Europe/London`` (the blogs this tool was built for are British) and can be
+changed with ``parse --tz``.  A calendar date alone (a post's date line) has no instant and
+is written ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import Code, PipelineError
+
+DEFAULT_TZ = "Europe/London"
+_EPOCH_RE = re.compile(r"[?&](?:showComment|commentId)=(\d{10,14})\b")
+# Spanish and Catalan pages write 'a. m.' / 'p. m.' (often with no-break spaces): dateparser wants 'am' / 'pm'.
+_MERIDIEM_RE = re.compile(r"\b([ap])\.[\s\xa0]*m\.?", re.I)
+_ZONE_PARTS = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
+# A candidate for a date: some digit and at most a line's length (speed: most lines are not dates).
+_MAX_DATE_CHARS = 80
+_SETTINGS = {"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month", "year"],
+             "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DATES_FROM": "past"}
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PipelineError(Code.E009, f"unknown time zone {name!r}.",
+                            fix="Give an IANA zone name such as Europe/London or America/New_York.") from exc
+
+
+def from_epoch_ms(ms: int | str) -> str | None:
+    """``1407869700000`` -> ``2014-08-12T18:55:00Z``."""
+    try:
+        dt = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=int(ms))
+    except (OverflowError, ValueError):
+        return None
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_permalink(href: str | None) -> str | None:
+    m = _EPOCH_RE.search(href or "")
+    return from_epoch_ms(m.group(1)) if m else None
+
+
+def iso_with_zone(dt: datetime) -> str:
+    s = dt.isoformat(timespec="seconds")
+    return s[:-6] + "Z" if s.endswith("+00:00") and dt.tzinfo is timezone.utc else s
+
+
+@lru_cache(maxsize=4096)
+def from_iso(value: str, tz: str = DEFAULT_TZ) -> str | None:
+    """An ISO 8601 string, its offset kept (``-08:00`` stays); a naive one gets ``tz``'s offset.
+
+    A bare date stays a date.  Returns None when the value is not ISO 8601.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00") if value[-1] in "zZ" else value)
+    except ValueError:
+        return None
+    if len(value) <= 10:  # '2015-06-05': a calendar date
+        return dt.date().isoformat()
+    if dt.tzinfo is None:
+        return localise(dt, tz)
+    if value[-1] in "zZ":
+        dt = dt.replace(tzinfo=timezone.utc)
+    return iso_with_zone(dt)
+
+
+def localise(dt: datetime, tz: str = DEFAULT_TZ) -> str:
+    """A wall time read from the page, in the blog's zone, with that zone's offset on that date."""
+    return dt.replace(tzinfo=zone(tz)).isoformat(timespec="seconds")
+
+
+def wall_time(d: str | date | None, hh: int, mm: int, tz: str = DEFAULT_TZ) -> str | None:
+    """``('2015-04-23', 8, 2)`` -> ``2015-04-23T08:02:00+01:00`` (Europe/London in summer)."""
+    if d is None or not (0 <= hh < 24 and 0 <= mm < 60):
+        return None
+    day = date.fromisoformat(d) if isinstance(d, str) else d
+    return localise(datetime(day.year, day.month, day.day, hh, mm), tz)
+
+
+def languages_for(lang: str | None) -> tuple[str, ...] | None:
+    """dateparser language codes for an ``<html lang>`` value (``de-DE`` -> ``('de', 'en')``).
+
+    None (no language known: a text copy) lets dateparser detect the language itself.
+    """
+    code = (lang or "").strip().lower().replace("_", "-").split("-")[0]
+    if not code or not code.isalpha():
+        return None
+    return ("en",) if code == "en" else (code, "en")
+
+
+@lru_cache(maxsize=16384)  # a page repeats few distinct date strings; dateparser costs ~1 ms per call
+def _parse_visible(text: str, languages: tuple[str, ...] | None, order: str | None) -> datetime | None:
+    import dateparser  # imported on first use: 0.2 s, and most inputs never need it
+
+    settings = dict(_SETTINGS)
+    if order:
+        settings["DATE_ORDER"] = order
+    try:
+        return dateparser.parse(text, languages=list(languages) if languages else None, settings=settings)
+    except (ValueError, OverflowError, KeyError, TypeError, RecursionError):  # malformed input: not a date
+        return None
+
+
+def parse_visible(text: str | None, *, lang: str | None = None, tz: str = DEFAULT_TZ,
+                  date_only: bool = False) -> str | None:
+    """Visible date text in any language (``6. Juni 2015 um 10:23``, ``30/12/14 2:07 a. m.``).
+
+    With a time: ISO 8601 in ``tz`` with its offset.  Without (or ``date_only``): ``YYYY-MM-DD``.
+    Numeric dates are read day first, except on US English pages (``lang="en-US"``).
+    """
+    text = " ".join((text or "").split())
+    if not text or len(text) > _MAX_DATE_CHARS or not any(c.isdigit() for c in text):
+        return None
+    text = _MERIDIEM_RE.sub(lambda m: m.group(1).lower() + "m", text)
+    order = "MDY" if (lang or "").lower().replace("_", "-") == "en-us" else "DMY"
+    dt = _parse_visible(text, languages_for(lang), order)
+    if dt is None or dt.year < 1990:
+        return None
+    if date_only or not re.search(r"\d[:.h]\d\d", text):  # no time of day was written
+        return dt.date().isoformat()
+    return localise(dt, tz)
+
+
+def has_zone(value: str | None) -> bool:
+    return bool(value) and (len(value) == 10 or bool(_ZONE_PARTS.search(value)))
+
+
+__all__ = ["DEFAULT_TZ", "zone", "from_epoch_ms", "from_permalink", "from_iso", "localise", "wall_time",
+           "parse_visible", "languages_for", "has_zone"]
