@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,11 @@ def match_count(at: AppTest) -> str:
 
 # --- every page -------------------------------------------------------------------------------
 
-PAGES = ("Overview", "Comments", "Thread", "Words", "Annotate", "Evaluation", "Codebook", "Export")
+# Every page the sidebar offers (Validate appears when its module exists).
+sys.path.insert(0, str(ROOT))
+from ui.pages import available  # noqa: E402
+
+PAGES = available()
 
 
 def test_every_page_renders(app_data):
@@ -384,7 +389,7 @@ def test_evaluation_absent_and_partial(app_data, tmp_path, monkeypatch):
 
 def test_codebook_page(app_data):
     from pipeline.codebook import load_codebook
-    from pipeline.runs import CODEBOOK_PATH
+    from pipeline.paths import CODEBOOK_PATH
 
     cb = load_codebook(CODEBOOK_PATH)
     at = new_app("Codebook")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -91,7 +92,9 @@ def filter_mask(df: pd.DataFrame, f: Filters) -> np.ndarray:
             mask &= df[col].isin(list(values)).to_numpy(dtype=bool)
     if f.text:
         try:
-            hit = df["text"].str.contains(f.text, case=False, regex=f.regex, na=False)
+            with warnings.catch_warnings():  # a user's pattern with groups is fine: we only test for a match
+                warnings.simplefilter("ignore", UserWarning)
+                hit = df["text"].str.contains(f.text, case=False, regex=f.regex, na=False)
         except (re.error, ValueError):  # an unfinished regular expression matches nothing
             hit = pd.Series(False, index=df.index)
         mask &= hit.to_numpy(dtype=bool)
