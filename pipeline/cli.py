@@ -62,7 +62,11 @@ def parse(inputs: List[Path] = typer.Argument(..., help="Thread files or folders
     from .runs import parse_to_run
 
     bar = tqdm(desc="parse", unit="file", disable=quiet, file=sys.stderr)
-    summary = parse_to_run(inputs, out, csv=csv, max_bytes=max_mb * 1_000_000, on_file=lambda _: bar.update())
+    try:
+        summary = parse_to_run(inputs, out, csv=csv, max_bytes=max_mb * 1_000_000, on_file=lambda _: bar.update())
+    except PipelineError as exc:  # E301: the machine refused a write; earlier tables are untouched
+        bar.close()
+        _fail(exc)
     bar.close()
     kinds = ", ".join(f"{n} {PLURAL[k]}" for k, n in summary.units_by_kind.items())
     typer.echo(f"Parsed {summary.threads} threads from {summary.files_seen} files: {summary.units} units ({kinds}) "
