@@ -139,12 +139,10 @@ def iter_input_files(inputs: Iterable[Path | str]) -> Iterator[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            collected = sorted(p.parent for p in path.rglob(MANIFEST))
-            for p in sorted(path.rglob("*")):
-                if not p.is_file() or p.name.startswith("."):
-                    continue
-                inside = next((c for c in collected if p.is_relative_to(c)), None)
-                if inside is None or p == inside / MANIFEST:
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            collected = [p.parent for p in files if p.name == MANIFEST]
+            for p in files:
+                if not collected or p.name == MANIFEST or not any(p.is_relative_to(c) for c in collected):
                     yield p
         else:
             yield path

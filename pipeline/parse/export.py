@@ -34,6 +34,7 @@ EXPORT_MARKERS = tuple(b"schemas.google.com/blogger/2008/kind#" + k for k in (b"
 MANIFEST = "collect.json"
 _SLUG_RE = re.compile(r"[^\w.-]+")
 _DRAFTS = "drafts"  # counted with the skipped entries, reported apart: drafts are kept
+_PAGES = "pages (give --include-pages to read them)"
 
 
 def is_export(head: bytes) -> bool:
@@ -52,7 +53,8 @@ def _thread_id(e: Entry) -> str:
 
 
 def build_threads(posts: list[Entry], comments: dict[str, list[Entry]], *, source_file: str, layout: str,
-                  tz: str, problems: list[Problem], skipped: Counter) -> list[ParsedThread]:
+                  tz: str, problems: list[Problem], skipped: Counter,
+                  skipped_pages: frozenset[str] = frozenset()) -> list[ParsedThread]:
     threads = []
     used: set[str] = set()
     for post in sorted(posts, key=sort_key):
@@ -78,7 +80,10 @@ def build_threads(posts: list[Entry], comments: dict[str, list[Entry]], *, sourc
                 "good are not exported; nothing was invented.", line=post.line))
         threads.append(thread)
     for post_id, orphans in comments.items():
-        skipped["comments on a post or page not read"] += len(orphans)
+        if post_id in skipped_pages:  # comments on a page read without --include-pages
+            skipped["comments on pages"] += len(orphans)
+            continue
+        skipped["comments on a missing post"] += len(orphans)
         problems.append(Problem(Code.W103.value, source_file, f"{len(orphans)} comments answer post {post_id!r}, "
                                 "which is not in the input (a page not included, or a missing post); skipped.",
                                 "Give --include-pages for comments on pages, or check the export is complete.",
@@ -98,9 +103,12 @@ def _skipped_warning(skipped: Counter, source_file: str) -> Problem | None:
 
 
 def _sort_entry(e: Entry, posts: list[Entry], comments: dict[str, list[Entry]], skipped: Counter,
-                include_pages: bool) -> None:
+                include_pages: bool, skipped_pages: set[str]) -> None:
     if e.kind == "post" or (e.kind == "page" and include_pages):
         posts.append(e)
+    elif e.kind == "page":
+        skipped[_PAGES] += 1
+        skipped_pages.add(e.id)
     elif e.kind == "comment" and e.post_id:
         comments.setdefault(e.post_id, []).append(e)
     else:
@@ -115,12 +123,13 @@ def parse_export(path: Path, *, include_pages: bool = False, tz: str = DEFAULT_T
     posts: list[Entry] = []
     comments: dict[str, list[Entry]] = {}
     skipped: Counter = Counter()
+    pages: set[str] = set()
     context = etree.iterparse(source_file, events=("end",), tag=f"{ATOM}entry", resolve_entities=False,
                               no_network=True, load_dtd=False, recover=True, huge_tree=True)
     try:
         for _, el in context:
             try:
-                _sort_entry(read_entry(el, problems, source_file, tz), posts, comments, skipped, include_pages)
+                _sort_entry(read_entry(el, problems, source_file, tz), posts, comments, skipped, include_pages, pages)
             except UnicodeDecodeError:  # recovery kept a character XML forbids (&#xD800;): the entry is unreadable
                 skipped["entries with invalid characters"] += 1
                 problems.append(Problem(Code.W106.value, source_file, "this entry holds a character XML forbids "
@@ -143,7 +152,7 @@ def parse_export(path: Path, *, include_pages: bool = False, tz: str = DEFAULT_T
                                 f"({errors[0].message}); entries after this point may be missing.",
                                 "Export the blog again and check the file ends with </feed>.", line=errors[0].line))
     threads = build_threads(posts, comments, source_file=source_file, layout="blogger_export", tz=tz,
-                            problems=problems, skipped=skipped)
+                            problems=problems, skipped=skipped, skipped_pages=frozenset(pages))
     if (w := _skipped_warning(skipped, source_file)) is not None:
         problems.append(w)
     if not threads:
@@ -165,11 +174,12 @@ def parse_collected(manifest: Path, *, include_pages: bool = False, tz: str = DE
     posts: list[Entry] = []
     comments: dict[str, list[Entry]] = {}
     skipped: Counter = Counter()
+    pages: set[str] = set()
     for page in sorted((folder / "posts").glob("page-*.xml")):
         for el in _entries(page, problems):
             e = read_entry(el, problems, str(page), tz)
             e.kind = "post" if e.kind == "comment" else e.kind  # a posts feed's entries carry no kind
-            _sort_entry(e, posts, comments, skipped, include_pages)
+            _sort_entry(e, posts, comments, skipped, include_pages, pages)
     seen: set[str] = set()
     for page in sorted((folder / "comments").glob("*/page-*.xml")):
         post_id = page.parent.name
@@ -179,12 +189,12 @@ def parse_collected(manifest: Path, *, include_pages: bool = False, tz: str = DE
                 continue
             seen.add(e.id)
             e.post_id = e.post_id or post_id
-            _sort_entry(e, posts, comments, skipped, include_pages)
+            _sort_entry(e, posts, comments, skipped, include_pages, pages)
     if not meta.get("complete", False):
         problems.append(Problem(Code.W101.value, str(manifest), "the collection was not finished; posts or "
                                 "comments may be missing.", "Run the same `collect` command again: it resumes."))
     threads = build_threads(posts, comments, source_file=str(manifest), layout="blogger_feeds", tz=tz,
-                            problems=problems, skipped=skipped)
+                            problems=problems, skipped=skipped, skipped_pages=frozenset(pages))
     if (w := _skipped_warning(skipped, str(manifest))) is not None:
         problems.append(w)
     if not threads:

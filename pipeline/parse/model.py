@@ -187,7 +187,12 @@ def _scrub(value: str | None) -> tuple[str | None, bool]:
 
 
 def scrub_thread(thread: ParsedThread) -> None:
-    """Replace lone surrogates in every text field, with one warning per unit naming its line."""
+    """Replace lone surrogates in every text field, with one warning per unit naming its line.
+
+    Only JSON makes them (a ``\\ud800`` escape decodes to one): text decoded from bytes
+    (:func:`~pipeline.parse.source.read_text`), HTML (BeautifulSoup) and XML (:mod:`.xmlsafe`)
+    never hold one, so the CSV/JSONL reader calls this, not every reader.
+    """
     for name in ("title", "post_date", "url"):
         value, bad = _scrub(getattr(thread, name))
         if bad:
@@ -211,7 +216,6 @@ def scrub_thread(thread: ParsedThread) -> None:
 
 def finish(thread: ParsedThread, *, host_names: tuple[str, ...] = DEFAULT_HOST_NAMES) -> ParsedThread:
     """Fill the derived fields of every unit and renumber positions in reading order."""
-    scrub_thread(thread)
     authors = {u.author for u in thread.units if u.author and u.author.lower() not in ("anonymous", "unknown")}
     names = frozenset(host_names) | frozenset(a for a in authors if len(a) <= 30)
     names_for_anonymous = names - {""}

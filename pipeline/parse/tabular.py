@@ -29,7 +29,7 @@ import re
 
 from ..errors import Code, PipelineError, Problem
 from .dates import DEFAULT_TZ, from_iso
-from .model import ParsedThread, RawComment, Unit, add_comment_tree
+from .model import ParsedThread, RawComment, Unit, add_comment_tree, scrub_thread
 
 REQUIRED = ("thread_id", "comment_id", "text")
 _SAFE_ID_RE = re.compile(r"[^\w.-]+")
@@ -88,6 +88,7 @@ def _build(rows: list[tuple[int, dict]], source_file: str, layout: str, problems
             if c.parent_source_id is not None and c.parent_source_id == post_ids.get(tid):
                 c.parent_source_id = None
         add_comment_tree(thread, comments[tid])
+        scrub_thread(thread)
         if thread.unread_times:
             examples = ", ".join(repr(v) for v in dict.fromkeys(thread.unread_times[:3]))
             problems.append(Problem(Code.W108.value, source_file, f"thread {tid!r}: {len(thread.unread_times)} "

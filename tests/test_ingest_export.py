@@ -1,0 +1,110 @@
+"""Blogger export files (Settings > Back up content): posts become threads, comments their units."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipeline.parse import parse_paths, to_frames
+
+EXPORT = Path(__file__).parent / "data" / "blogger" / "export.xml"
+CASELOADS = "2015-06-caseloads-in-crc"
+
+
+@pytest.fixture(scope="module")
+def export():
+    return parse_paths([EXPORT])
+
+
+def test_each_post_is_a_thread_with_title_date_url_labels(export):
+    t = {x.thread_id: x for x in export.threads}
+    assert sorted(t) == [CASELOADS, "post-5002"]  # no page without --include-pages, no settings, no template
+    c = t[CASELOADS]
+    assert (c.layout, c.title, c.post_date, c.url, c.labels, c.status) == (
+        "blogger_export", "Caseloads in the CRC", "2015-06-01T10:11:00+01:00",
+        "https://testprobation.blogspot.com/2015/06/caseloads-in-crc.html", ["CRC", "workload"], "live")
+    assert (c.declared_comments, c.parsed_comments) == (3, 3)
+    assert t["post-5002"].status == "draft"
+
+
+def test_comments_hang_under_their_post_and_replies_under_their_comment(export):
+    (c,) = [x for x in export.threads if x.thread_id == CASELOADS]
+    got = [(u.unit_id.split("/", 1)[1], u.kind, u.parent_id.split("/", 1)[1] if u.parent_id else None, u.author,
+            u.timestamp, u.text) for u in c.units]
+    assert got == [
+        ("post", "post", None, "Blog Host", "2015-06-01T10:11:00+01:00",
+         "Our caseloads have doubled since the split.\n\nWhat is it like where you are?"),
+        ("c1", "comment", "post", "Anonymous", "2015-06-01T11:05:00+01:00", "Mine went from 40 to 75.\n\nNobody listens."),
+        ("c1.r1", "reply", "c1", "Jim Brown", "2015-06-01T12:40:00+01:00", "Anon 11:05 agreed, same here."),
+        ("c2", "comment", "post", "Anonymous", "2015-06-01T11:30:00+01:00", "This comment has been removed by the author."),
+    ]
+    deleted = c.units[3]
+    assert deleted.confidence == "low" and "deleted comment" in deleted.confidence_note
+    assert c.units[2].mentions == ["Anon 11:05"]
+
+
+def test_settings_template_pages_and_drafts_are_counted_in_one_warning(export):
+    (w,) = [p for p in export.problems if p.code == "W110"]
+    assert "2 settings entries" in w.message and "1 template entries" in w.message
+    assert "1 pages" in w.message and "1 comments on pages" in w.message and "1 drafts" in w.message
+    assert not [p for p in export.problems if p.code in ("W101", "W103", "E005")]
+    # no settings value became a comment
+    assert not any("PUBLISH_MODE" in u.text for t in export.threads for u in t.units)
+
+
+def test_pages_with_include_pages():
+    result = parse_paths([EXPORT], include_pages=True)
+    (page,) = [t for t in result.threads if t.status == "page"]
+    assert page.thread_id == "p-about" and page.title == "About this blog"
+    assert [(u.unit_id, u.text) for u in page.units] == [("p-about/post", "Written by probation staff."),
+                                                         ("p-about/c1", "Who writes this blog?")]
+
+
+def test_export_frames_have_labels_and_status(export):
+    threads, units = to_frames(export.threads)
+    assert threads.set_index("thread_id").at[CASELOADS, "labels"].tolist() == ["CRC", "workload"]
+    assert list(threads["status"]) == ["live", "draft"]
+    assert len(units) == 5
+
+
+def _big_export(path: Path, n_settings: int, n_posts: int) -> None:
+    head = EXPORT.read_text(encoding="utf-8").split("<entry>", 1)[0]
+    filler = "x" * 10_000
+    with path.open("w", encoding="utf-8") as f:
+        f.write(head)
+        for i in range(n_settings):
+            f.write(f"<entry><id>tag:blogger.com,1999:blog-900.settings.S{i}</id><category "
+                    "scheme='http://schemas.google.com/g/2005#kind' term='http://schemas.google.com/blogger/2008/"
+                    f"kind#settings'/><content type='text'>{filler}</content></entry>\n")
+        for i in range(n_posts):
+            f.write(f"<entry><id>tag:blogger.com,1999:blog-900.post-{i}</id><published>2015-06-01T10:11:00.000+01:00"
+                    "</published><category scheme='http://schemas.google.com/g/2005#kind' term='http://schemas.google."
+                    f"com/blogger/2008/kind#post'/><title type='text'>Post {i}</title><content type='html'>Text {i}."
+                    f"</content><link rel='alternate' type='text/html' href='https://b.blogspot.com/2015/06/p{i}.html'/>"
+                    "</entry>\n")
+        f.write("</feed>\n")
+
+
+@pytest.mark.slow
+def test_a_50_mb_export_streams_in_bounded_memory(tmp_path):
+    """Peak memory grows by far less than the file: entries are freed as they are read."""
+    big = tmp_path / "big.xml"
+    _big_export(big, n_settings=5000, n_posts=500)
+    assert big.stat().st_size > 50e6
+    script = textwrap.dedent(f"""
+        import resource, sys
+        from pipeline.parse import parse_paths
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        result = parse_paths([{str(big)!r}])
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(len(result.threads), (after - before) // 1024)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1]).stdout.split()
+    n_threads, grew_mb = int(out[0]), int(out[1])
+    assert n_threads == 500
+    assert grew_mb < 20, f"peak memory grew by {grew_mb} MB while reading a 50 MB export"
