@@ -32,8 +32,10 @@ _MERIDIEM_RE = re.compile(r"\b([ap])\.[\s\xa0]*m\.?", re.I)
 _ZONE_PARTS = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
 # A candidate for a date: some digit and at most a line's length (speed: most lines are not dates).
 _MAX_DATE_CHARS = 80
+# Absolute dates only: relative ones ('yesterday', 'vor 2 Stunden') and bare numbers read as epoch
+# seconds would depend on the day the parser runs (same input, different output).
 _SETTINGS = {"PREFER_DAY_OF_MONTH": "first", "REQUIRE_PARTS": ["day", "month", "year"],
-             "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DATES_FROM": "past"}
+             "RETURN_AS_TIMEZONE_AWARE": False, "PARSERS": ["custom-formats", "absolute-time"]}
 
 
 def zone(name: str | None) -> ZoneInfo:
