@@ -22,6 +22,7 @@ class Code(str, Enum):
     E007 = "E007"  # malformed CSV / JSONL row
     E008 = "E008"  # file not found / unreadable
     E009 = "E009"  # unsupported file type
+    E010 = "E010"  # collect: blog unreachable, refused by robots.txt, or folder of another collection
     # structure warnings
     W101 = "W101"  # declared comment count differs from parsed
     W102 = "W102"  # boundary lost in flat layout
