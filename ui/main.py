@@ -87,7 +87,7 @@ def main() -> None:
               annotations_path=choices["annotations_path"], labels_path=labels_path)
     if data["has_labels"]:
         _offer_recode(run, model_df)
-    st.sidebar.caption(f"Run: `{md(run)}` · {len(model_df):,} units · "
+    st.sidebar.caption(f"Run: {md(run)} · {len(model_df):,} units · "
                        + (f"{len(gold):,} gold-labelled" if gold is not None else "no gold labels"))
     page = choices["page"] if choices["page"] in titles else titles[0]
     try:
