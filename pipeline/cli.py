@@ -181,7 +181,10 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
                                                    "to (default: the raw/ folder beside the labels file)."),
              pred_annotator: Optional[str] = typer.Option(None, "--pred-annotator",
                                                           help="With a labels JSONL: whose labels to score (e.g. coder_b)."),
-             no_learning_curve: bool = typer.Option(False, "--no-learning-curve")) -> None:
+             no_learning_curve: bool = typer.Option(False, "--no-learning-curve"),
+             test_thread: List[str] = typer.Option([], "--test-thread", help="With --model: train once on the "
+                                                    "other threads and score only this one (repeatable), e.g. "
+                                                    "the codebook's frozen-test threads.")) -> None:
     """Score predictions or a training recipe against gold labels (metrics, CIs, agreement, errors)."""
     from .runs import evaluate_model_cv, evaluate_predictions
 
@@ -195,7 +198,7 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
                 _fail(PipelineError("E206", f"--cv {cv!r} is not supported.", fix="Use --cv thread."))
             result = evaluate_model_cv(gold, out or (Path(model) / "evaluation"), main_recipe=recipe, corpus=corpus,
                                        gold_annotator=gold_annotator, learning_curve=not no_learning_curve,
-                                       command=command)
+                                       test_threads=test_thread, command=command)
         else:
             typer.secho("Give --pred <run dir | labels> or --model <dir> --cv thread.", fg=typer.colors.RED, err=True)
             raise typer.Exit(2)

@@ -276,16 +276,20 @@ def calibration(gold: pd.DataFrame, preds: pd.DataFrame, codebook: Codebook, bin
 # --- cross-validation by thread ------------------------------------------------------------
 
 def cross_validate(codebook: Codebook, units: pd.DataFrame, feats: list, parents: list, y, recipe: str,
-                   *, train_fraction: float = 1.0, seed: int = 0) -> pd.DataFrame:
-    """Leave-one-thread-out predictions: train on the other threads, predict the held-out one."""
+                   *, train_fraction: float = 1.0, seed: int = 0, test_groups=None) -> pd.DataFrame:
+    """Leave-one-thread-out predictions: train on the other threads, predict the held-out one.
+    With ``test_groups`` (e.g. the codebook's frozen-test threads): one split, trained on all
+    other threads, predicting only those."""
     from .classify.decisions import decide
     from .classify.features import Targets
 
     rows = []
     rng = np.random.default_rng(seed)
-    for g in sorted(set(y.groups.tolist())):
-        test = np.flatnonzero(y.groups == g)
-        train = np.flatnonzero(y.groups != g)
+    folds = [[g] for g in sorted(set(y.groups.tolist()))] if not test_groups else [sorted(test_groups)]
+    for fold in folds:
+        g = "+".join(fold)
+        test = np.flatnonzero(np.isin(y.groups, fold))
+        train = np.flatnonzero(~np.isin(y.groups, fold))
         if train_fraction < 1.0:
             train = np.sort(rng.choice(train, max(10, int(len(train) * train_fraction)), replace=False))
         sub = Targets(y.themes[train], y.stance_tr[train], y.reply_stance[train], y.groups[train])

@@ -255,8 +255,11 @@ def evaluate_predictions(gold_path: Path | str, pred: Path | str, out: Path | st
 def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | str | None = None,
                       recipes: Iterable[str] = ("majority", "rules", "supervised", "combined"), main_recipe: str = "combined",
                       gold_annotator: str = "gold", learning_curve: bool = True,
-                      codebook_path: Path | str = CODEBOOK_PATH, command: str = "") -> dict:
-    """Leave-one-thread-out evaluation of training recipes, baselines side by side, and coder agreement."""
+                      codebook_path: Path | str = CODEBOOK_PATH, command: str = "",
+                      test_threads: Iterable[str] = ()) -> dict:
+    """Leave-one-thread-out evaluation of training recipes, baselines side by side, and coder agreement.
+    With ``test_threads``: train on the other threads once and score only these (the frozen-test
+    threads held out from pattern development)."""
     from .codebook import load_codebook
     from .evaluate import align, calibration, cross_validate, error_analysis, learning_curve as lc, score, write_report
     from .labels import read_labels
@@ -267,11 +270,21 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
                                                        codebook_path=codebook_path)
     corpus_units = to_frames(parse_paths([Path(corpus) if corpus else Path(gold_path).parent / "raw"]).threads)[1]
     all_labels, _ = read_labels(gold_path, codebook, units=corpus_units)
+    test_threads = sorted(set(test_threads))
+    if test_threads:
+        unknown = sorted(set(test_threads) - set(y.groups.tolist()))
+        if unknown or len(test_threads) == len(set(y.groups.tolist())):
+            raise PipelineError(Code.E206, f"--test-thread {', '.join(unknown or test_threads)}: "
+                                f"{'not a labelled thread' if unknown else 'nothing left to train on'}.",
+                                file=str(gold_path), fix="Name one or more of the labelled threads, not all of them.")
+        tested = set(units.loc[units["thread_id"].isin(test_threads), "unit_id"])
+        all_labels = all_labels[all_labels["unit_id"].isin(tested)]
+        learning_curve = False
     gold = all_labels[all_labels["annotator"] == gold_annotator]
     thread_of = dict(zip(units["unit_id"], units["thread_id"]))
     baselines, preds_by_recipe = {}, {}
     for recipe in recipes:
-        preds = cross_validate(codebook, units, feats, parents, y, recipe)
+        preds = cross_validate(codebook, units, feats, parents, y, recipe, test_groups=test_threads or None)
         preds_by_recipe[recipe] = preds
         joined, _ = align(gold, preds)
         baselines[recipe] = score(joined, codebook, groups=joined["unit_id"].map(thread_of).to_numpy())["summary"]
@@ -279,11 +292,17 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
     joined, report = align(gold, preds)
     main = score(joined, codebook, groups=joined["unit_id"].map(thread_of).to_numpy())
     extra = {f"model:{main_recipe} (held-out)": preds.assign(annotator=f"model:{main_recipe}")}
+    title, description = (f"leave-one-thread-out cross-validation of '{main_recipe}'",
+                          f"Each of the {len(set(y.groups))} threads is predicted by a model trained on the others "
+                          f"({len(units)} units labelled by '{gold_annotator}').")
+    if test_threads:
+        title = f"'{main_recipe}' on held-out threads {', '.join(test_threads)}"
+        description = (f"Threads {', '.join(test_threads)} ({len(preds)} units) are predicted by a model trained "
+                       f"on the other threads only ({len(units) - len(preds)} units labelled by '{gold_annotator}').")
     result = {
-        "title": f"leave-one-thread-out cross-validation of '{main_recipe}'",
-        "description": f"Each of the {len(set(y.groups))} threads is predicted by a model trained on the others "
-                       f"({len(units)} units labelled by '{gold_annotator}'). Intervals: 1000 bootstrap resamples "
-                       "of units and, separately, of threads.",
+        "title": title,
+        "description": description + " Intervals: 1000 bootstrap resamples of units and, separately, of threads.",
+        "test_threads": test_threads,
         "theme_names": codebook.theme_names, "main": main, "baselines": baselines, "alignment": report,
         "labels_anchor": units.attrs.get("labels_anchor"), "label_problems": units.attrs.get("label_problems", []),
         "agreement": _coder_agreements(all_labels, codebook, extra),

@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.classify import SCHEMES, MajorityCoder, RuleCoder, SupervisedCoder, decide, explain
+from pipeline.classify import SCHEMES, MajorityCoder, RuleCoder, SupervisedCoder, decide, explain, rule_evidence
 from pipeline.parse import parse_string, to_frames
 from pipeline.runs import featurize
 
 ROWS = [
     {"thread_id": "t", "comment_id": "p", "kind": "post",
      "text": "Guest blog. My caseload is unmanageable and I work unpaid overtime most weekends."},
-    {"thread_id": "t", "comment_id": "1", "text": "Heroin users on UPW rarely complete their hours. Breach is a farce."},
+    {"thread_id": "t", "comment_id": "1", "text": "Heroin users on UPW rarely complete their hours. Breach under the CRCs is a farce."},
     {"thread_id": "t", "comment_id": "2", "parent_id": "1", "text": "I agree, spot on."},
     {"thread_id": "t", "comment_id": "3", "parent_id": "1", "text": "Can you expand on that? Which area are you in?"},
     {"thread_id": "t", "comment_id": "4", "text": "The weather in Leeds was lovely yesterday."},
@@ -63,7 +63,7 @@ def test_rule_coder_on_inline_units(codebook, inline):
 def test_rule_coder_probabilities_follow_cue_counts(codebook, inline):
     units, feats, parents = inline
     probs = RuleCoder(codebook).fit().predict_proba(feats, parents)
-    counts = np.array([sum(c == "blame_culture" for c, _, _ in f.cues) for f in feats])
+    counts = np.array([rule_evidence(f, ["blame_culture"], codebook)[0] for f in feats])
     p = probs["blame_culture"]
     assert np.all(p[counts == 0] == 0)
     order = np.argsort(counts)
@@ -75,14 +75,14 @@ def test_rule_coder_probabilities_follow_cue_counts(codebook, inline):
 
 @pytest.mark.parametrize("min_cues", [1, 2, 3])
 def test_rule_coder_min_cues(codebook, inline, min_cues):
-    """A theme is coded exactly when at least ``min_cues`` of its cues match."""
+    """A theme is coded exactly when its segment-rule evidence reaches ``min_cues`` times the threshold."""
     _, feats, parents = inline
     coder = RuleCoder(codebook, min_cues=min_cues).fit()
     decisions = decide(codebook, coder.predict_proba(feats, parents), coder.thresholds_)
     for f, d in zip(feats, decisions):
         for theme in codebook.theme_names:
-            n = sum(c == theme for c, _, _ in f.cues)
-            assert (theme in d["themes"]) is (n >= min_cues), (f.text, theme, n)
+            n = rule_evidence(f, [theme], codebook)[0]
+            assert (theme in d["themes"]) == bool(n >= min_cues * codebook.segments.unit_threshold), (f.text, theme, n)
 
 
 def test_majority_coder(codebook, gold_data):
@@ -169,7 +169,7 @@ def test_evidence_names_own_sentences_and_cues(fitted_coder, gold_data):
                 assert own[item["start"]:item["end"]].strip() == item["sentence"]
                 for cue in item["cues"]:
                     assert cue in item["sentence"]
-                    assert (code, cue) in {(c, t) for c, t, _ in f.cues}
+                    assert (code, cue) in {(c[0], c[1]) for c in f.cues}
                     checked_cues += 1
     assert checked_cues > 20
 
@@ -183,7 +183,9 @@ def test_evidence_of_rules_only_is_cue_sentences(codebook, inline):
     (item,) = [it for it in evidence["drug_use_upw"] if it["cues"]][:1]
     assert item["sentence"] == "Heroin users on UPW rarely complete their hours."
     assert {"Heroin", "UPW"} <= set(item["cues"])
-    assert evidence["against"][0]["sentence"] == "Breach is a farce."
+    assert evidence["against"][0]["sentence"] == "Breach under the CRCs is a farce."
+    assert evidence["against"][0]["patterns"] == ["target_negative", "against_weak"]
+    assert evidence["against"][0]["score"] == 1.0  # capped per segment by the codebook's rule
 
 
 def test_same_random_state_same_probabilities(fitted_coder, gold_data):
@@ -209,3 +211,67 @@ def test_tfidf_transform_matches_scikit_learn_exactly(fitted_coder, gold_data):
     assert ours.shape == theirs.shape
     assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
     assert np.array_equal(ours.data, theirs.data)
+
+
+# ---------------------------------------------------------------- calibration, segments, one classify path
+
+
+def test_thresholds_are_tuned_on_nested_probabilities(gold_data):
+    """Each thread's probabilities used for tuning come from calibrators that never saw its labels:
+    relabelling one thread leaves its own nested probabilities unchanged."""
+    from pipeline.classify import Targets
+
+    codebook, _, feats, parents, y = gold_data
+    coder = SupervisedCoder(codebook, use_cues=True, random_state=0)
+    coder.fit(feats, parents, y)
+    oof = coder._out_of_fold_scores(feats, parents, y)
+    stacked = {k: coder._stack(k, oof[k], feats, parents) for k in codebook.theme_names}
+    targets = {t: y.themes[:, j] for j, t in enumerate(codebook.theme_names)}
+    before = coder._nested_probabilities(stacked, targets, y.groups)
+    flipped = {t: np.where(y.groups == "003", 1 - v, v) for t, v in targets.items()}
+    after = coder._nested_probabilities(stacked, flipped, y.groups)
+    in_003 = y.groups == "003"
+    for t in codebook.theme_names:
+        np.testing.assert_array_equal(before[t][in_003], after[t][in_003])
+        assert not np.array_equal(before[t][~in_003], after[t][~in_003])
+    assert isinstance(Targets, type)
+
+
+def test_segments_table_points_into_text(tmp_path, seed_units):
+    """segments.parquet: one row per coded segment; offsets index the unit's ``text``."""
+    from pipeline import store
+    from pipeline.classify import segments_for
+    from pipeline.runs import classify_units, write_segments
+
+    units = seed_units[seed_units["thread_id"].isin(["000", "002"])].reset_index(drop=True)
+    labels = classify_units(units, "rules")
+    store.write_parquet(labels, tmp_path / "labels.parquet")
+    n = write_segments(tmp_path)
+    seg = segments_for(tmp_path)
+    assert n == len(seg) > 20
+    assert list(seg.columns) == ["unit_id", "segment", "start", "end", "code", "score", "decided_by", "quoted"]
+    text = dict(zip(units["unit_id"], units["text"]))
+    assert (seg["start"] >= 0).all(), "every coded segment is located in its unit's text"
+    for row in seg.itertuples():
+        assert 0 <= row.start < row.end <= len(text[row.unit_id])
+    coded = {(u, c) for u, ts in zip(labels["unit_id"], labels["themes"]) for c in ts}
+    assert coded <= set(zip(seg["unit_id"], seg["code"])), "every coded theme has a segment behind it"
+    assert seg["decided_by"].str.startswith(("pattern:", "veto:", "model")).all()
+
+
+def test_one_classify_path_without_import_cycle():
+    """scale and runs share pipeline.classify's classify_frame and loader; scale never imports runs."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.scale; print('pipeline.runs' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    import pipeline.classify.tables as tables
+    import pipeline.scale as scale
+    from pipeline.classify import loader
+
+    assert scale.classify_frame is tables.classify_frame and scale.check_coder is loader.check_coder
+    from pipeline.runs import CODEBOOK_PATH
+
+    assert loader.coder("rules", str(CODEBOOK_PATH)) is loader.coder("rules", str(CODEBOOK_PATH))

@@ -47,8 +47,11 @@ def test_bundled_codebook_loads(codebook):
     assert codebook.stances["stance_tr"].default in codebook.values("stance_tr")
     assert {"against", "favour", "none"} <= set(codebook.values("stance_tr"))
     for theme in codebook.themes.values():
-        assert theme.definition and (theme.phrases or theme.acronyms)
+        assert theme.definition and theme.patterns, "v2: every theme is coded by Matcher patterns"
         assert all(p == p.lower() for p in theme.phrases + theme.veto)
+        assert all(p.example for p in theme.patterns + theme.veto_patterns), "every pattern has an example"
+    assert codebook.segments.unit_threshold == 1.0 and codebook.segments.rule
+    assert set(codebook.raw["development"]["frozen_test_threads"]).isdisjoint(codebook.raw["development"]["dev_threads"])
     # one column per code, names distinct across themes and stance values
     assert len(codebook.all_labels) == len(set(codebook.all_labels))
     assert len(codebook.fingerprint) == 16
@@ -77,6 +80,18 @@ BROKEN = [
     pytest.param(MINI.split("  reply_stance:")[0], None, ["reply_stance", "missing"], id="missing-stance-scheme"),
     pytest.param(MINI.replace("    default: none", "    default: maybe"), None, ["default", "'maybe'"],
                  id="bad-default"),
+    pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
+                              "      - {id: a, any: [busy], near: [[x], [y]]}\n"), None,
+                 ["patterns[0]", "exactly one of"], id="pattern-any-and-near"),
+    pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
+                              "      - {id: a, any: [busy], weight: 3}\n"), None,
+                 ["weight must be in (0, 1]"], id="pattern-bad-weight"),
+    pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
+                              "      - {id: a, near: [[busy]]}\n"), None,
+                 ["two or more groups"], id="pattern-near-one-group"),
+    pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
+                              "      - {id: a, any: [busy]}\n      - {id: a, any: [swamped]}\n"), None,
+                 ["repeated"], id="pattern-duplicate-id"),
 ]
 
 
@@ -129,16 +144,23 @@ def test_fingerprint_tracks_cues_not_prose(codebook):
     assert _edited(codebook, new_definition).fingerprint == codebook.fingerprint
 
     def new_theme_cue(raw):
-        raw["themes"]["workload"]["cues"]["phrases"].append("snow under")
+        raw["themes"]["workload"]["patterns"].append({"id": "snowed", "any": ["snowed under"]})
 
     def new_stance_cue(raw):
-        raw["stances"]["reply_stance"]["values"]["support"]["cues"].append("quite right")
+        raw["stances"]["reply_stance"]["values"]["support"]["patterns"][0]["any"].append("quite right")
 
     def new_veto(raw):
-        raw["themes"]["blame_culture"]["cues"]["veto"].append("blame the weather")
+        raw["themes"]["blame_culture"]["veto"].append({"id": "weather", "any": ["blame the weather"]})
 
-    prints = {_edited(codebook, e).fingerprint for e in (new_theme_cue, new_stance_cue, new_veto)}
-    assert codebook.fingerprint not in prints and len(prints) == 3
+    def new_weight(raw):
+        raw["themes"]["workload"]["patterns"][0]["weight"] = 0.5
+
+    def new_rule(raw):
+        raw["segments"]["unit_threshold"] = 2.0
+
+    edits = (new_theme_cue, new_stance_cue, new_veto, new_weight, new_rule)
+    prints = {_edited(codebook, e).fingerprint for e in edits}
+    assert codebook.fingerprint not in prints and len(prints) == len(edits)
 
 
 # ---------------------------------------------------------------- a researcher adds a theme
@@ -159,9 +181,9 @@ NEW_THEME = """\
 @pytest.fixture(scope="module")
 def extended_codebook_path(tmp_path_factory):
     text = CODEBOOK_PATH.read_text(encoding="utf-8")
-    assert "\nstances:\n" in text
+    assert "\nsegments:\n" in text  # the themes mapping ends where the segment rule begins
     path = tmp_path_factory.mktemp("codebook") / "codebook.yaml"
-    path.write_text(text.replace("\nstances:\n", "\n" + NEW_THEME + "stances:\n", 1), encoding="utf-8")
+    path.write_text(text.replace("\nsegments:\n", "\n" + NEW_THEME + "segments:\n", 1), encoding="utf-8")
     return path
 
 
@@ -181,7 +203,7 @@ def test_added_theme_reaches_rule_coder(extended_codebook_path):
     texts = ["The MAPPA meeting was about public protection, and nobody from the CRC came.",
              "My caseload is huge."]
     feats = list(features(nlp, texts))
-    assert ("risk_public_protection", "MAPPA", 0) in feats[0].cues
+    assert ("risk_public_protection", "MAPPA", 0) in [c[:3] for c in feats[0].cues]
     coder = RuleCoder(cb).fit()
     probs = coder.predict_proba(feats, [None, None])
     assert probs["risk_public_protection"][0] > 0.5 and probs["risk_public_protection"][1] == 0
@@ -218,3 +240,66 @@ def test_added_theme_is_valid_in_labels(extended_codebook_path, codebook, tmp_pa
     with pytest.raises(PipelineError) as exc:  # the bundled codebook does not know the theme
         read_labels(path, codebook)
     assert exc.value.problem.code == "E202" and "risk_public_protection" in exc.value.problem.message
+
+
+# ---------------------------------------------------------------- v2 patterns and vetoes, by their examples
+
+def _matches(nlp, text: str, code: str) -> list[tuple]:
+    from pipeline.preprocess import features
+
+    return [c for c in next(features(nlp, [text])).cues if c[0] == code]
+
+
+def _pattern_cases(codebook):
+    for name, theme in codebook.themes.items():
+        for p in theme.patterns:
+            yield name, p
+    for scheme in codebook.stances.values():
+        for value in scheme.values.values():
+            for p in value.patterns:
+                yield value.name, p
+
+
+def test_every_pattern_matches_its_own_example(codebook):
+    """Each pattern's example sentence (written for the codebook) is matched by that very pattern,
+    unvetoed: the examples document the patterns and this keeps them honest."""
+    from pipeline.preprocess import build_nlp
+
+    nlp = build_nlp(codebook, glossary=False)
+    misses = [(code, p.id) for code, p in _pattern_cases(codebook)
+              if not any(c[3] == p.id and c[4] > 0 for c in _matches(nlp, p.example, code))]
+    assert misses == []
+
+
+def test_every_veto_cancels_the_trap_in_its_example(codebook):
+    """A veto's example is a trap: without the veto the theme matches it, with the veto it does not."""
+    from pipeline.preprocess import build_nlp
+
+    nlp = build_nlp(codebook, glossary=False)
+    for name, theme in codebook.themes.items():
+        for veto in theme.veto_patterns:
+            def drop(raw, name=name, vid=veto.id):
+                raw["themes"][name]["veto"] = [v for v in raw["themes"][name]["veto"] if v["id"] != vid]
+
+            without = build_nlp(_edited(codebook, drop), glossary=False)
+            assert any(c[4] > 0 for c in _matches(without, veto.example, name)), (name, veto.id, "no trap to veto")
+            found = _matches(nlp, veto.example, name)
+            assert found and all(c[4] == 0 and c[5] for c in found), (name, veto.id, found)
+
+
+def test_segment_rule_one_strong_or_two_weak(codebook):
+    """'A passing word is not enough': one weak segment does not code a unit, two weak segments or
+    one strong segment do; a vetoed match counts nothing."""
+    from pipeline.classify import RuleCoder, decide
+    from pipeline.preprocess import build_nlp, features
+
+    nlp = build_nlp(codebook, glossary=False)
+    texts = ["There are drugs everywhere on that estate.",                        # one weak segment
+             "There are drugs everywhere on that estate. He is back on a script after his detox.",  # two weak
+             "She relapsed on heroin last month.",                                # one strong
+             "I did ten hours of unpaid overtime this week."]                     # UPW words, vetoed
+    feats = list(features(nlp, texts))
+    coder = RuleCoder(codebook).fit()
+    got = [("drug_use_upw" in d["themes"]) for d in decide(codebook, coder.predict_proba(feats, [None] * 4),
+                                                              coder.thresholds_)]
+    assert got == [False, True, True, False]

@@ -96,9 +96,9 @@ def test_tampered_model_is_refused(model_copy, codebook, where):
 
 def test_model_under_changed_codebook_is_refused(trained_model, tmp_path):
     text = CODEBOOK_PATH.read_text(encoding="utf-8")
-    assert "phrases: [poor communication," in text
+    assert "any: [no response, no reply," in text
     edited = tmp_path / "codebook_edited.yaml"
-    edited.write_text(text.replace("phrases: [poor communication,", "phrases: [poor communications,", 1))
+    edited.write_text(text.replace("any: [no response, no reply,", "any: [no responses, no reply,", 1))
     other = load_codebook(edited)
     original = load_codebook(CODEBOOK_PATH)
     assert other.fingerprint != original.fingerprint  # only a cue changed

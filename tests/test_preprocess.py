@@ -9,13 +9,13 @@ from pipeline.parse.model import split_quotes
 from pipeline.preprocess import build_nlp, features
 
 
-def cues_of(nlp, text: str) -> list[tuple[str, str, int]]:
+def cues_of(nlp, text: str) -> list[tuple]:
     (f,) = features(nlp, [text])
     return f.cues
 
 
 def codes_of(nlp, text: str) -> set[str]:
-    return {code for code, _, _ in cues_of(nlp, text)}
+    return {c[0] for c in cues_of(nlp, text) if c[4] > 0}  # unvetoed matches
 
 
 def test_named_components_in_order(nlp):
@@ -62,13 +62,13 @@ def test_sentences_and_cues_per_sentence(nlp):
     (f,) = features(nlp, [text])
     assert [f.sentence(i).strip() for i in range(len(f.sents))] == [
         "The weather was fine.", "My caseload is unmanageable!", "He was given unpaid work.", "What a farce?"]
-    by_sentence = {(code, si) for code, _, si in f.cues}
+    by_sentence = {(c[0], c[2]) for c in f.cues}
     assert ("workload", 1) in by_sentence
     assert ("drug_use_upw", 2) in by_sentence
     assert ("against", 3) in by_sentence
-    assert not any(si == 0 for _, _, si in f.cues)
+    assert not any(c[2] == 0 for c in f.cues)
     # every matched cue text is in the sentence it is attributed to
-    for _, cue, si in f.cues:
+    for _, cue, si, *_ in f.cues:
         assert cue.lower() in f.sentence(si).lower()
     assert len(f.lemma_sents) == len(f.lemmas)
 
@@ -98,7 +98,23 @@ def veto_nlp():
     ("He missed upw.", []),  # acronyms are case-sensitive ('upw' is not a phrase here)
 ])
 def test_veto_removes_matches_in_its_sentence_only(veto_nlp, text, expected):
-    assert [(code, si) for code, _, si in cues_of(veto_nlp, text)] == expected
+    assert [(c[0], c[2]) for c in cues_of(veto_nlp, text) if c[4] > 0] == expected
+
+
+def test_vetoed_match_is_kept_with_its_reason(nlp):
+    """A vetoed match stays in the features with weight 0 and the veto's id (the evidence says why)."""
+    cues = [c for c in cues_of(nlp, "I did ten hours of unpaid work at home this week.") if c[0] == "drug_use_upw"]
+    assert cues and all(c[4] == 0 and c[5] == "staff_unpaid_hours" for c in cues)
+
+
+def test_near_pattern_needs_every_group_within_its_window(nlp):
+    """'near' patterns: the caseload noun and the intensity word in one sentence, within the window."""
+    hit = {c[3] for c in cues_of(nlp, "My caseload is huge.")}
+    assert "caseload_heavy" in hit
+    far = "My caseload came up at the meeting on Tuesday with the whole team, which was huge."
+    assert "caseload_heavy" not in {c[3] for c in cues_of(nlp, far)}
+    split = "My caseload came up. It was huge."  # different sentences
+    assert "caseload_heavy" not in {c[3] for c in cues_of(nlp, split)}
 
 
 # Traps named in the codebook, checked on the bundled codebook.
@@ -143,7 +159,7 @@ def test_parsed_reply_own_text_excludes_quote(nlp):
     units = to_frames(parse_string("\n".join(json.dumps(r) for r in rows), kind="jsonl"))[1]
     feats, parents = featurize(units, nlp)
     by_id = dict(zip(units["unit_id"], feats))
-    assert "favour" in {c for c, _, _ in by_id["q/c1"].cues}
-    reply_codes = {c for c, _, _ in by_id["q/c1.r1"].cues}
+    assert "favour" in {c[0] for c in by_id["q/c1"].cues}
+    reply_codes = {c[0] for c in by_id["q/c1.r1"].cues}
     assert "favour" not in reply_codes and "against" in reply_codes
     assert parents[list(units["unit_id"]).index("q/c1.r1")] is by_id["q/c1"]
