@@ -57,13 +57,18 @@ def parse(inputs: List[Path] = typer.Argument(..., help="Thread files or folders
           csv: bool = typer.Option(False, "--csv", help="Also write threads.csv and units.csv."),
           strict: bool = typer.Option(False, "--strict", help="Exit non-zero if any file was skipped or warned about."),
           max_mb: int = typer.Option(1024, "--max-mb", help="Refuse files larger than this."),
+          tz: str = typer.Option("Europe/London", "--tz", help="The blog's time zone (IANA name): times shown "
+                                 "without a zone are wall times in it."),
+          include_pages: bool = typer.Option(False, "--include-pages", help="Read a Blogger export's pages as "
+                                             "threads too."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Parse blog threads into threads.parquet and units.parquet (+ report.json)."""
     from .runs import parse_to_run
 
     bar = tqdm(desc="parse", unit="file", disable=quiet, file=sys.stderr)
     try:
-        summary = parse_to_run(inputs, out, csv=csv, max_bytes=max_mb * 1_000_000, on_file=lambda _: bar.update())
+        summary = parse_to_run(inputs, out, csv=csv, max_bytes=max_mb * 1_000_000, on_file=lambda _: bar.update(),
+                               tz=tz, include_pages=include_pages)
     except PipelineError as exc:  # E301: the machine refused a write; earlier tables are untouched
         bar.close()
         _fail(exc)
@@ -78,6 +83,33 @@ def parse(inputs: List[Path] = typer.Argument(..., help="Thread files or folders
         raise typer.Exit(1)
     if strict and (summary.skipped or summary.warnings):
         raise typer.Exit(3)
+
+
+@app.command()
+def collect(blog: str = typer.Argument(..., help="The blog's address, e.g. https://example.blogspot.com/"),
+            out: Path = typer.Option(..., "--out", "-o", help="Folder for the raw feeds (resumable)."),
+            since: Optional[str] = typer.Option(None, "--since", help="First post date, YYYY-MM-DD."),
+            until: Optional[str] = typer.Option(None, "--until", help="Last post date, YYYY-MM-DD."),
+            delay: float = typer.Option(1.0, "--delay", help="Seconds between requests."),
+            quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress.")) -> None:
+    """Fetch a blog's public Atom feeds (posts, then each post's comments) for `parse` to read offline."""
+    from .collect import collect as collect_blog
+
+    bar = tqdm(desc="collect", unit="feed", disable=quiet, file=sys.stderr)
+    try:
+        report = collect_blog(blog, out, since=since, until=until, delay=delay, on_feed=lambda _: bar.update())
+    except PipelineError as exc:
+        bar.close()
+        _fail(exc)
+    bar.close()
+    typer.echo(f"Collected {report.posts} posts and {report.comments_feeds} comment feeds "
+               f"({report.pages_fetched} pages fetched, {report.pages_reused} already saved) -> {out}")
+    for failed in report.failed:
+        typer.secho(f"  not fetched: {failed}", fg=typer.colors.YELLOW, err=True)
+    if not report.complete:
+        typer.secho("Incomplete: run the same command again to resume.", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Next: python -m pipeline parse {out} --out <run>")
 
 
 MODEL_HELP = "Model directory (default: the bundled models/default), or 'rules' for the codebook rules alone."

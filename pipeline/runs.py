@@ -50,11 +50,15 @@ class ParseSummary:
 
 
 def parse_to_run(inputs: Iterable[Path | str], out: Path | str, *, csv: bool = False,
-                 max_bytes: int = DEFAULT_MAX_BYTES, on_file: Callable[[Path], None] | None = None) -> ParseSummary:
-    """Parse inputs into ``out``; earlier outputs are replaced only once the new ones are complete."""
+                 max_bytes: int = DEFAULT_MAX_BYTES, on_file: Callable[[Path], None] | None = None,
+                 **parse_options) -> ParseSummary:
+    """Parse inputs into ``out``; earlier outputs are replaced only once the new ones are complete.
+
+    ``parse_options`` go to :func:`pipeline.parse.parse_paths` (``tz``, ``include_pages``).
+    """
     out = Path(out)
     t0 = time.perf_counter()
-    result = parse_paths(inputs, max_bytes=max_bytes, on_file=on_file)
+    result = parse_paths(inputs, max_bytes=max_bytes, on_file=on_file, **parse_options)
     threads_df, units_df = to_frames(result.threads)
     summary = ParseSummary(
         out=out, files_seen=result.files_seen, threads=len(threads_df),

@@ -175,10 +175,15 @@ def parse_collected(manifest: Path, *, include_pages: bool = False, tz: str = DE
     comments: dict[str, list[Entry]] = {}
     skipped: Counter = Counter()
     pages: set[str] = set()
+    since, until = meta.get("since"), meta.get("until")
     for page in sorted((folder / "posts").glob("page-*.xml")):
         for el in _entries(page, problems):
             e = read_entry(el, problems, str(page), tz)
             e.kind = "post" if e.kind == "comment" else e.kind  # a posts feed's entries carry no kind
+            day = (e.published or "")[:10]
+            if (since and day < since) or (until and day > until):  # the server ignored published-min/max
+                skipped["posts outside --since/--until"] += 1
+                continue
             _sort_entry(e, posts, comments, skipped, include_pages, pages)
     seen: set[str] = set()
     for page in sorted((folder / "comments").glob("*/page-*.xml")):
