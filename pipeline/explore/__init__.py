@@ -29,7 +29,7 @@ from .data import (UNIT_COLUMNS, coder_view, gold_view, read_column, read_run, r
                    themes_from_matrix, themes_string, thread_dates, thread_units)
 from .evidence import Span, evidence_spans, parse_evidence
 from .exports import EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, export_run, to_csv_bytes, to_jsonl_bytes, to_parquet_bytes
-from .filters import SORTS, Filters, filter_mask, filter_units, page_slice, sort_units
+from .filters import SORTS, Filters, filter_mask, filter_units, page_slice, sort_units, sorted_positions
 from .markup import badge_html, chip_html, highlight_html, labels_html, md_escape, thread_tree_html
 from .pseudonyms import ANONYMOUS, Pseudonymiser, collect_names, is_name_mention, run_pseudonymiser, trie_regex
 from .queue import annotation_queue, uncertainty

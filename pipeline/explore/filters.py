@@ -115,11 +115,21 @@ SORTS = {
 }
 
 
-def sort_units(df: pd.DataFrame, how: str = "reading order", prob_col: str | None = None) -> pd.DataFrame:
+def sorted_positions(df: pd.DataFrame, positions: np.ndarray, how: str = "reading order",
+                     prob_col: str | None = None) -> np.ndarray:
+    """``positions`` (rows of ``df``) in the chosen order, reading only the sort columns: taking the
+    matching rows of every column first costs 0.4 s for 25,000 of 100,000 units, a page needs 50."""
+    positions = np.asarray(positions, dtype=np.int64)
     if how == "highest probability of the chosen theme" and prob_col and prob_col in df:
-        return df.sort_values([prob_col, "thread_id", "position"], ascending=[False, True, True], kind="stable")
-    cols, asc = SORTS.get(how, SORTS["reading order"])
-    return df.sort_values(cols, ascending=asc, kind="stable")
+        cols, asc = [prob_col, "thread_id", "position"], [False, True, True]
+    else:
+        cols, asc = SORTS.get(how, SORTS["reading order"])
+    keys = df[cols].iloc[positions].reset_index(drop=True)
+    return positions[keys.sort_values(cols, ascending=asc, kind="stable").index.to_numpy()]
+
+
+def sort_units(df: pd.DataFrame, how: str = "reading order", prob_col: str | None = None) -> pd.DataFrame:
+    return df.iloc[sorted_positions(df, np.arange(len(df)), how, prob_col)]
 
 
 def page_slice(df: pd.DataFrame, page: int, size: int) -> pd.DataFrame:

@@ -41,26 +41,24 @@ def render(ctx: Ctx) -> None:
     st.header("Comments")
     st.caption(md(labels_caption(ctx)))
     f = filters_ui(ctx)
-    idx = get_filtered_ids(ctx.key, ctx.df, f)
-    sub = ctx.df.iloc[idx]
-    st.markdown(f"**{len(sub):,}** of {len(ctx.df):,} units match: {ex.md_escape(f.describe(ctx.name))}")
+    idx = get_filtered_ids(ctx.key, ctx.df, f)  # positions only: the page's rows are taken at the end
+    st.markdown(f"**{len(idx):,}** of {len(ctx.df):,} units match: {ex.md_escape(f.describe(ctx.name))}")
     c1, c2, c3 = st.columns([2, 1, 3])
     sorts = list(ex.SORTS) + (["highest probability of the chosen theme"] if f.themes else [])
     if st.session_state.get("c_sort") not in sorts:
         st.session_state["c_sort"] = "reading order"
     how = c1.selectbox("Sort by", sorts, key="c_sort")
     size = c2.selectbox("Rows per page", [25, 50, 100, 200], key="c_page_size")
-    n_pages = max(1, -(-len(sub) // size))
-    if len(sub) > size:
+    n_pages = max(1, -(-len(idx) // size))
+    if len(idx) > size:
         with c3:
             page_no = st.pagination(n_pages, key=f"c_page_{hash((f, how, size)) & 0xFFFF}")
     else:
         page_no = 1
-    if len(sub):
-        ordered = sub if how == "reading order" else ex.sort_units(sub, how, f"p_{f.themes[0]}" if f.themes else None)
-        page = ex.page_slice(ordered, int(page_no or 1), size)
-    else:
-        page = sub
+    ordered = idx if how == "reading order" else ex.sorted_positions(ctx.df, idx, how,
+                                                                      f"p_{f.themes[0]}" if f.themes else None)
+    page_no = min(max(1, int(page_no or 1)), n_pages)
+    page = ctx.df.iloc[ordered[(page_no - 1) * size: page_no * size]]
     page_ids = page["unit_id"].tolist()
     st.session_state["_page_ids"] = page_ids
     st.dataframe(table_frame(ctx, page), hide_index=True, width="stretch", key="units_table",

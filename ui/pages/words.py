@@ -29,8 +29,9 @@ def render(ctx: Ctx) -> None:
         if query.strip():
             texts = word_texts(ctx, "text")  # pseudonymised when the option is on
             if ctx.source == "gold" or scope == "filtered":
-                base = ctx.df if scope == "all" else ctx.df.iloc[get_filtered_ids(ctx.key, ctx.df, current_filters(ctx))]
-                texts = texts.iloc[ctx.index.get_indexer(base["unit_id"])]
+                ids = ctx.df["unit_id"] if scope == "all" else \
+                    ctx.df["unit_id"].iloc[get_filtered_ids(ctx.key, ctx.df, current_filters(ctx))]
+                texts = texts.iloc[ctx.index.get_indexer(ids)]
             lines = ex.kwic(texts, query, lemma=mode == "lemma", window=window, max_lines=1000)
             st.caption(f"{len(lines)} occurrences" + (" (first 1000)" if len(lines) >= 1000 else "")
                        + f" in {lines['unit_id'].nunique() if len(lines) else 0} units.")
