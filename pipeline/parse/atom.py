@@ -118,8 +118,13 @@ def read_entry(entry: etree._Element, problems: list[Problem], source_file: str,
     return e
 
 
+DELETED_NOTE = "deleted comment: Blogger keeps only its removal notice or marks it deleted"
+
+
 def comment_of(e: Entry) -> RawComment:
-    return RawComment(e.id, e.parent_id if e.parent_id != e.post_id else None, e.text, e.author, e.published, e.line)
+    """A removed comment stays (its replies hang under it) but says so."""
+    return RawComment(e.id, e.parent_id if e.parent_id != e.post_id else None, e.text, e.author, e.published, e.line,
+                      note=DELETED_NOTE if e.deleted else "")
 
 
 def sort_key(e: Entry) -> tuple:
@@ -129,13 +134,6 @@ def sort_key(e: Entry) -> tuple:
         return (0, datetime.fromisoformat(e.published.replace("Z", "+00:00")).timestamp()) if e.published else (1, 0.0)
     except ValueError:
         return (1, 0.0)
-
-
-def mark_deleted(thread: ParsedThread) -> None:
-    """Removed comments stay (their replies hang under them) but say so."""
-    for unit in thread.units:
-        if unit.kind in ("comment", "reply") and REMOVED_RE.match(unit.text or ""):
-            unit.mark_low("deleted comment: Blogger shows only its removal notice")
 
 
 def parse_atom(xml: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_TZ) -> ParsedThread:
@@ -158,7 +156,6 @@ def parse_atom(xml: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_
     entries = sorted((read_entry(el, thread.problems, source_file, tz) for el in root.iterfind(f"{ATOM}entry")),
                      key=sort_key)
     add_comment_tree(thread, [comment_of(e) for e in entries])
-    mark_deleted(thread)
     if thread.declared_comments is not None and thread.declared_comments != thread.parsed_comments:
         thread.problems.append(Problem(
             Code.W101.value, source_file,
@@ -168,5 +165,5 @@ def parse_atom(xml: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_
     return thread
 
 
-__all__ = ["parse_atom", "read_entry", "Entry", "comment_of", "sort_key", "short_id", "mark_deleted", "ATOM",
+__all__ = ["parse_atom", "read_entry", "Entry", "comment_of", "sort_key", "short_id", "ATOM",
            "THR", "OPENSEARCH", "REMOVED_RE"]

@@ -29,7 +29,6 @@ DEFAULT_TZ = "Europe/London"
 _EPOCH_RE = re.compile(r"[?&](?:showComment|commentId)=(\d{10,14})\b")
 # Spanish and Catalan pages write 'a. m.' / 'p. m.' (often with no-break spaces): dateparser wants 'am' / 'pm'.
 _MERIDIEM_RE = re.compile(r"\b([ap])\.[\s\xa0]*m\.?", re.I)
-_ZONE_PARTS = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z)$")
 # A candidate for a date: some digit and at most a line's length (speed: most lines are not dates).
 _MAX_DATE_CHARS = 80
 # Absolute dates only: relative ones ('yesterday', 'vor 2 Stunden') and bare numbers read as epoch
@@ -144,9 +143,5 @@ def parse_visible(text: str | None, *, lang: str | None = None, tz: str = DEFAUL
     return localise(dt, tz)
 
 
-def has_zone(value: str | None) -> bool:
-    return bool(value) and (len(value) == 10 or bool(_ZONE_PARTS.search(value)))
-
-
 __all__ = ["DEFAULT_TZ", "zone", "from_epoch_ms", "from_permalink", "from_iso", "localise", "wall_time",
-           "parse_visible", "languages_for", "has_zone"]
+           "parse_visible", "languages_for"]

@@ -23,7 +23,7 @@ from lxml import etree
 
 from ..errors import Code, PipelineError, Problem
 from . import xmlsafe
-from .atom import ATOM, Entry, comment_of, mark_deleted, read_entry, sort_key
+from .atom import ATOM, Entry, comment_of, read_entry, sort_key
 from .dates import DEFAULT_TZ
 from .model import ParsedThread, add_comment_tree
 from .text import _add_post
@@ -72,7 +72,6 @@ def build_threads(posts: list[Entry], comments: dict[str, list[Entry]], *, sourc
             u.line = post.line
         thread.units[0].author, thread.units[0].timestamp = post.author, post.published
         add_comment_tree(thread, [comment_of(c) for c in sorted(comments.pop(post.id, []), key=sort_key)])
-        mark_deleted(thread)
         if post.total is not None and post.total != thread.parsed_comments:
             thread.problems.append(Problem(
                 Code.W101.value, source_file, f"{tid}: the post declares {post.total} comments but "
@@ -104,7 +103,9 @@ def _skipped_warning(skipped: Counter, source_file: str) -> Problem | None:
 
 def _sort_entry(e: Entry, posts: list[Entry], comments: dict[str, list[Entry]], skipped: Counter,
                 include_pages: bool, skipped_pages: set[str]) -> None:
-    if e.kind == "post" or (e.kind == "page" and include_pages):
+    if e.kind in ("post", "page") and e.deleted:  # 2018 format: a post in the bin is not the blog's
+        skipped["deleted posts"] += 1
+    elif e.kind == "post" or (e.kind == "page" and include_pages):
         posts.append(e)
     elif e.kind == "page":
         skipped[_PAGES] += 1

@@ -242,6 +242,7 @@ class RawComment:
     author: str | None = None
     timestamp: str | None = None
     line: int | None = None
+    note: str = ""  # set: the unit is marked low-confidence with this note (e.g. a deleted comment)
 
 
 def add_comment_tree(thread: ParsedThread, comments: list[RawComment]) -> None:
@@ -302,6 +303,8 @@ def add_comment_tree(thread: ParsedThread, comments: list[RawComment]) -> None:
                     author=c.author, timestamp=c.timestamp, line=c.line)
         if c.parent_source_id and parent_src is None:
             unit.mark_low(f"parent {c.parent_source_id!r} not found")
+        if c.note:
+            unit.mark_low(c.note)
         thread.units.append(unit)
         if c.source_id not in expanded:
             expanded.add(c.source_id)
