@@ -42,7 +42,7 @@ def qda_source_text(units: pd.DataFrame) -> tuple[str, list[tuple[str, int, int]
     for row in units.to_dict("records"):
         author = row.get("author") if isinstance(row.get("author"), str) and row.get("author") else "Anonymous"
         stamp = row.get("timestamp") if isinstance(row.get("timestamp"), str) else ""
-        header = f"[{row['unit_id']}] {row.get('kind') or ''} | {author}" + (f" | {stamp}" if stamp else "") + "\n"
+        header = _xml_text(f"[{row['unit_id']}] {row.get('kind') or ''} | {author}" + (f" | {stamp}" if stamp else "")) + "\n"
         body = _xml_text(row.get("text") or "")
         parts.append(header)
         pos += len(header)
@@ -78,7 +78,7 @@ def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str 
         df = df.assign(text=pseudo.series(df["text"]), author=df["author"].map(pseudo.name))
     user_guid = qda_guid("user", user)
     stamp = {"creationDateTime": created} if created else {}  # on every object a tool imports
-    attrs = {"name": project_name, "origin": "probation-tr explorer", "creatingUserGUID": user_guid}
+    attrs = {"name": _xml_text(project_name), "origin": "probation-tr explorer", "creatingUserGUID": user_guid}
     if created:
         attrs["creationDateTime"] = created
     root = ET.Element(q("Project"), attrs)
