@@ -36,6 +36,8 @@ import chromium  # noqa: E402
 
 TARGETS = {"bundled": {"new_session": 1.5, "filter": 0.5}, "synthetic": {"new_session": 3.0, "filter": 1.0}}
 FILTERS = ("caseload", "probation", "staff", "risk", "court", "office", "union")
+# What the screenshots show on pages that start empty: (text input label, value, text to wait for).
+SHOW = {"Words": ("Word or phrase", "caseload", ["occurrences"])}
 OVERVIEW = ["Theme prevalence", "Theme co-occurrence", "Themes over time", "Stance toward TR over time"]
 
 
@@ -65,6 +67,8 @@ def measure(run: Path, repeat: int, log: Path, shots: Path | None = None) -> dic
 
                 for page in available():
                     pages[page] = round(chromium.load(driver, f"{srv.url}/?page={page}", [page])[1], 3)
+                    if page in SHOW:  # something worth a picture on pages that open empty
+                        chromium.set_text(driver, *SHOW[page])
                     chromium.screenshot(driver, shots / f"{page.lower()}.png")
         finally:
             driver.quit()

@@ -153,7 +153,7 @@ def set_text(driver, label: str, value: str, wanted: list[str], timeout: float =
     return wait_settled(driver, wanted, since, timeout)
 
 
-def screenshot(driver, path: Path, max_height: int = 3000) -> Path:
+def screenshot(driver, path: Path, max_height: int = 2200) -> Path:
     """The whole page (the window grown to the main area's height), as PNG."""
     h = driver.execute_script("const m = document.querySelector('[data-testid=\"stMain\"]') || document.body;"
                               "return Math.max(document.body.scrollHeight, m.scrollHeight);") or 1000
@@ -163,4 +163,7 @@ def screenshot(driver, path: Path, max_height: int = 3000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
     driver.set_window_size(size["width"], size["height"])
+    from PIL import Image  # (matplotlib's dependency) 256 colours: a third of the bytes, same picture
+
+    Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
     return path

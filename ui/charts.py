@@ -47,7 +47,7 @@ def time_chart(ts: pd.DataFrame, field: str, title: str, domain: list, colours: 
     points = {"mark": {"type": "circle", "opacity": 0.85},
               "encoding": {"x": x, "y": y, "color": colour, "tooltip": tooltip,
                            "size": {"field": "total", "type": "quantitative", "title": "n units",
-                                    "scale": {"range": [30, 400]}}}}
+                                    "scale": {"range": [30, 400], "zero": False}}}}
     return data, {"layer": [lines, points] + milestone_layers(), "height": 300}
 
 
