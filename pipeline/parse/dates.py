@@ -95,8 +95,16 @@ def wall_time(d: str | date | None, hh: int, mm: int, tz: str = DEFAULT_TZ) -> s
     """``('2015-04-23', 8, 2)`` -> ``2015-04-23T08:02:00+01:00`` (Europe/London in summer)."""
     if d is None or not (0 <= hh < 24 and 0 <= mm < 60):
         return None
-    day = date.fromisoformat(d) if isinstance(d, str) else d
-    return localise(datetime(day.year, day.month, day.day, hh, mm), tz)
+    day = d if isinstance(d, str) else d.isoformat()
+    # Speed only: the offset at the start and at the end of the hour agree unless the clocks change
+    # within it (then the minute is looked up); both ends are cached, and a thread's comments share days.
+    first, last = _offset(day, hh, 0, tz), _offset(day, hh, 59, tz)
+    return f"{day}T{hh:02d}:{mm:02d}:00{first if first == last else _offset(day, hh, mm, tz)}"
+
+
+@lru_cache(maxsize=65536)
+def _offset(day: str, hh: int, mm: int, tz: str) -> str:
+    return localise(datetime.fromisoformat(f"{day}T{hh:02d}:{mm:02d}"), tz)[19:]
 
 
 def languages_for(lang: str | None) -> tuple[str, ...] | None:

@@ -108,6 +108,12 @@ def read_time_line(line: str, tz: str = DEFAULT_TZ, lang: str | None = None) -> 
     return True, found if found and "T" in found else None
 
 
+def _may_end_in_time(line: str) -> bool:
+    """False when the line cannot end in a time (a digit, 'am'/'pm', 'a. m.', 'Uhr'); cheaper than _TIME_RE."""
+    end = line.rstrip()[-2:]
+    return len(line) <= 120 and end != "" and (end[-1].isdigit() or end[-1] in "mMr" or end in ("m.", "M."))
+
+
 def split_author_line(line: str, tz: str = DEFAULT_TZ) -> tuple[str | None, str] | None:
     """``Anónimo30 de diciembre de 2014, 2:07`` -> (``Anónimo``, ISO time): a name glued to a date, any language.
 
@@ -278,7 +284,7 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
             thread.unread_times.append(m.group("ts"))
         thread.consumed.append(body[first])
         body = body[first + 1:]
-    elif first is not None and len(body[first]) <= 120 and (split := split_author_line(body[first], thread.tz)):
+    elif first is not None and _may_end_in_time(body[first]) and (split := split_author_line(body[first], thread.tz)):
         unit.author, unit.timestamp = split  # another language or the US form: 'Anónimo30 de diciembre de 2014, 2:07'
         thread.consumed.append(body[first])
         body = body[first + 1:]
