@@ -145,3 +145,13 @@ def test_wall_time_keeps_the_wall_clock_and_states_the_zone(dt):
     parsed = datetime.fromisoformat(iso)
     assert parsed.replace(tzinfo=None) == dt and parsed.utcoffset() is not None
     assert iso[19:] in ("+00:00", "+01:00")  # GMT or BST
+
+
+def test_cached_offsets_are_exact_on_days_the_clocks_change():
+    """wall_time caches offsets per hour; minute by minute it must equal zoneinfo's answer."""
+    from pipeline.parse.dates import localise
+    for tz, day in [("Europe/London", "2015-03-29"), ("Europe/London", "2015-10-25"),
+                    ("Australia/Lord_Howe", "2015-10-04"), ("Australia/Lord_Howe", "2015-04-05")]:
+        for h in range(24):
+            for m in range(60):
+                assert wall_time(day, h, m, tz) == localise(datetime.fromisoformat(f"{day}T{h:02d}:{m:02d}"), tz)
