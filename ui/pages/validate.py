@@ -99,7 +99,7 @@ def _code(ctx, p: dict) -> None:
     cb = ctx.codebook
     st.subheader(f"Unit {i + 1} of {len(rows)}")
     st.caption(f"{md(r.get('thread_title') or r.get('thread_id'))} · {md(r.get('kind', ''))} · "
-               f"{md(r.get('author') or 'no name')} · `{md(r['unit_id'])}`")
+               f"{md(r.get('author') or 'no name')} · {md(r['unit_id'])}")
     if r.get("parent_text"):
         with st.expander("What it answers", expanded=False):
             st.markdown(md(r["parent_text"]))
