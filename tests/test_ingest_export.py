@@ -108,3 +108,11 @@ def test_a_50_mb_export_streams_in_bounded_memory(tmp_path):
     n_threads, grew_mb = int(out[0]), int(out[1])
     assert n_threads == 500
     assert grew_mb < 20, f"peak memory grew by {grew_mb} MB while reading a 50 MB export"
+
+
+def test_an_export_given_as_text_is_read_as_an_export_not_a_comment_feed():
+    """The app's upload path: parse_string(kind='atom') on an export must not make settings into comments."""
+    from pipeline.parse import parse_string
+    threads = parse_string(EXPORT.read_text(encoding="utf-8"), kind="atom", source_file="upload.xml")
+    assert sorted(t.thread_id for t in threads) == [CASELOADS, "post-5002"]
+    assert not any("PUBLISH_MODE" in u.text for t in threads for u in t.units)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import re
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -96,6 +97,8 @@ def parse_string(text: str, *, kind: str = "text", thread_id: str = "t", source_
         threads = [parse_text(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "html":
         threads = [parse_html(text, thread_id=thread_id, source_file=source_file, tz=tz)]
+    elif kind == "atom" and is_export(text[:65536].encode("utf-8", "replace")):  # an uploaded export
+        threads = parse_export(io.BytesIO(text.encode("utf-8", "surrogatepass")), source_file=source_file, tz=tz)
     elif kind == "atom":
         threads = [parse_atom(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "csv":

@@ -18,6 +18,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import BinaryIO
 
 from lxml import etree
 
@@ -118,14 +119,16 @@ def _sort_entry(e: Entry, posts: list[Entry], comments: dict[str, list[Entry]], 
         skipped[_DRAFTS] += 1
 
 
-def parse_export(path: Path, *, include_pages: bool = False, tz: str = DEFAULT_TZ) -> list[ParsedThread]:
-    source_file = str(path)
+def parse_export(source: Path | BinaryIO, *, source_file: str | None = None, include_pages: bool = False,
+                 tz: str = DEFAULT_TZ) -> list[ParsedThread]:
+    """``source``: the export's path, or a binary file object (an upload) named by ``source_file``."""
+    source_file = source_file or str(source)
     problems: list[Problem] = []
     posts: list[Entry] = []
     comments: dict[str, list[Entry]] = {}
     skipped: Counter = Counter()
     pages: set[str] = set()
-    context = etree.iterparse(source_file, events=("end",), tag=f"{ATOM}entry", resolve_entities=False,
+    context = etree.iterparse(str(source) if isinstance(source, Path) else source, events=("end",), tag=f"{ATOM}entry", resolve_entities=False,
                               no_network=True, load_dtd=False, recover=True, huge_tree=True)
     try:
         for _, el in context:
