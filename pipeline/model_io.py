@@ -27,7 +27,7 @@ from pathlib import Path
 import skops.io as sio
 
 from . import store
-from .classify import SupervisedCoder
+from .classify.coders import SupervisedCoder
 from .codebook import Codebook
 from .errors import Code, PipelineError
 
@@ -202,9 +202,10 @@ def model_card(meta: dict) -> str:
         f"# Model card: {meta['recipe']} coder",
         "",
         "- Recipe: class-balanced logistic regression over TF-IDF of lemmas (1-2 grams)"
-        + ("; its leave-one-thread-out scores stacked with the codebook cue counts in a calibrating logistic "
-           "regression per code; theme thresholds tuned for F1 on those held-out scores; stance values chosen "
-           "relative to their training priors." if meta["params"].get("use_cues") else "."),
+        + ("; its leave-one-thread-out scores stacked with the codebook's segment-rule evidence in a calibrating "
+           "logistic regression per code; theme thresholds tuned for F1 on probabilities nested by thread (each "
+           "thread's from a calibrator that did not see it); stance values chosen relative to their training "
+           "priors." if meta["params"].get("use_cues") else "."),
         f"- Codebook: {cb['name']} v{cb['version']} (fingerprint {cb['fingerprint']}); themes: {', '.join(cb['themes'])}.",
         f"- Training data: {tr.get('labels_file')} (annotator `{tr.get('annotator')}`), "
         f"{tr.get('n_units')} units from {tr.get('n_threads')} threads; SHA-256 {tr.get('labels_sha256', '')[:16]}...",

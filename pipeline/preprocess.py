@@ -27,9 +27,9 @@ from typing import Iterable, Iterator
 import numpy
 import spacy
 import yaml
-from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LOWER, SENT_START
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LEMMA, LENGTH, LIKE_NUM, LOWER, SENT_START
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from .codebook import Codebook
@@ -84,11 +84,13 @@ class CodebookCues:
     """Marks codebook matches on ``doc._.cues`` as ``(code, text, start, end, pattern id, weight, veto id)``.
 
     v2 patterns (``patterns``: code -> ``[[id, groups, window, weight], ...]``) are compiled into
-    spaCy ``Matcher`` token patterns, one match key per pattern group: a group's one-word
-    alternatives become one ``{"LEMMA": {"IN": [...]}}`` token, each several-word alternative a
-    sequence of lemma tokens, ``#NUM`` a ``LIKE_NUM`` token.  A ``near`` pattern matches when one
-    alternative of every group is found in the same sentence within ``window`` tokens of the first
-    group's match.  Veto patterns (and v1 veto phrases) cancel a code's matches in their sentence:
+    spaCy matcher patterns, one match key per pattern group: each alternative becomes a lemma
+    sequence in a ``PhraseMatcher`` over LEMMA, ``#NUM`` any token with spaCy's ``LIKE_NUM``.
+    (The same alternatives as ``Matcher`` token patterns, ``{"LEMMA": {"IN": [...]}}``, were
+    measured 40x slower: the Matcher tries every pattern at every token, the PhraseMatcher looks
+    each token up once.)  A ``near`` pattern matches when
+    one alternative of every group is found in the same sentence within ``window`` tokens of the
+    first group's match.  Veto patterns (and v1 veto phrases) cancel a code's matches in their sentence:
     the match is kept with weight 0 and the veto's id, so the evidence can say why.
     v1 phrases (PhraseMatcher over lemmas) and acronyms (exact) are strong matches of weight 1.
     """
@@ -98,7 +100,8 @@ class CodebookCues:
         self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.orth_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.veto_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
-        self.matcher = Matcher(nlp.vocab)
+        self.number_keys: list[str] = []  # pattern groups whose alternatives include "#NUM"
+        self.group_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")  # lemma sequences of every group
         # Patterns go through the same tokenizer and lemmatizer as the text.
         lemmatize = nlp.get_pipe("lower_lemmatizer")
         self._lemmas = lambda phrase: [t.lemma_ for t in lemmatize(nlp.make_doc(phrase.lower()))]
@@ -119,29 +122,22 @@ class CodebookCues:
                     k = len(self.specs)
                     self.specs.append((code, pid, len(groups), int(window), float(weight), is_veto))
                     for g, alternatives in enumerate(groups):
-                        self.matcher.add(f"{k}|{g}", self._token_patterns(alternatives))
+                        words = [a for a in alternatives if a != "#NUM"]
+                        if words:
+                            self.group_matcher.add(f"{k}|{g}", [lemmatize(nlp.make_doc(w.lower())) for w in words])
+                        if len(words) < len(alternatives):
+                            self.number_keys.append(f"{k}|{g}")
         self.strings = nlp.vocab.strings
-
-    def _token_patterns(self, alternatives: list[str]) -> list[list[dict]]:
-        single, out = set(), []
-        for alt in alternatives:
-            if alt == "#NUM":
-                out.append([{"LIKE_NUM": True}])
-                continue
-            lemmas = self._lemmas(alt)
-            if len(lemmas) == 1:
-                single.add(lemmas[0])
-            elif lemmas:
-                out.append([{"LEMMA": lem} for lem in lemmas])
-        if single:
-            out.insert(0, [{"LEMMA": {"IN": sorted(single)}}])
-        return out
 
     def _pattern_matches(self, doc: Doc, sent_of) -> list[tuple[int, int, int]]:
         """``(spec index, start, end)`` of every pattern that holds, one per anchor match."""
         hits: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        for match_id, start, end in self.matcher(doc):
-            k, g = self.strings[match_id].split("|")
+        found = [(self.strings[m], s, e) for m, s, e in self.group_matcher(doc)]
+        if self.number_keys and len(doc):
+            numbers = numpy.flatnonzero(doc.to_array([LIKE_NUM]).reshape(-1)).tolist()
+            found += [(key, i, i + 1) for key in self.number_keys for i in numbers]
+        for key, start, end in found:
+            k, g = key.split("|")
             sent = sent_of(start)
             if sent == sent_of(end - 1):
                 hits.setdefault((int(k), int(g)), []).append((start, end, sent))
@@ -166,15 +162,15 @@ class CodebookCues:
 
     def __call__(self, doc: Doc) -> Doc:
         matches = self.lemma_matcher(doc) + self.orth_matcher(doc)
-        starts = sentence_starts(doc)
-
-        def sent_of(tok_i: int) -> int:
-            return int(numpy.searchsorted(starts, tok_i, side="right") - 1)
+        # sentence index of every token, computed once (matches ask for it many times)
+        marks = numpy.zeros(len(doc), dtype="int64")
+        marks[sentence_starts(doc)[1:]] = 1
+        sent_of = numpy.cumsum(marks).tolist().__getitem__
 
         vetoed = {(self.strings[m], sent_of(s)): "veto phrase" for m, s, _ in self.veto_matcher(doc)} \
             if len(self.veto_matcher) else {}
         found = [(self.strings[m], s, e, "cue", 1.0) for m, s, e in matches]
-        if len(self.matcher):
+        if len(self.group_matcher) or self.number_keys:
             for k, s, e in self._pattern_matches(doc, sent_of):
                 code, pid, _, _, weight, is_veto = self.specs[k]
                 if is_veto:

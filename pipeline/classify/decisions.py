@@ -52,11 +52,15 @@ def explain(codebook: Codebook, f: UnitFeatures, decision: dict, model=None, *, 
     cap = codebook.segments.segment_cap if codebook.raw.get("segments") else math.inf
     evidence: dict[str, list[dict]] = {}
     last = len(f.sents) - 1
+    by_code: dict[str, list] = {}
+    for cue in f.cues:  # grouped once: a unit has few cues but several codes to explain
+        if cue[0] in codes:
+            by_code.setdefault(cue[0], []).append(cue)
     for code in codes:
         items: dict[int, dict] = {}
-        for cue in f.cues:
-            c, text, si = cue[0], cue[1], cue[2]
-            if c != code or not 0 <= si <= last:
+        for cue in by_code.get(code, ()):
+            text, si = cue[1], cue[2]
+            if not 0 <= si <= last:
                 continue
             pid, weight, veto = (cue[3], cue[4], cue[5]) if len(cue) > 5 else ("cue", 1.0, "")
             item = items.get(si) or items.setdefault(si, _item(f, si, offsets))
