@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.parse import parse_paths, to_frames
 
@@ -116,3 +118,46 @@ def test_an_export_given_as_text_is_read_as_an_export_not_a_comment_feed():
     threads = parse_string(EXPORT.read_text(encoding="utf-8"), kind="atom", source_file="upload.xml")
     assert sorted(t.thread_id for t in threads) == [CASELOADS, "post-5002"]
     assert not any("PUBLISH_MODE" in u.text for t in threads for u in t.units)
+
+
+def _export_text(parents: list[int | None], order: list[int]) -> str:
+    """An export with one post and comments i=0..n-1, comment i answering comment parents[i] (None: the post)."""
+    head = EXPORT.read_text(encoding="utf-8").split("<entry>", 1)[0]
+    kind = "<category scheme='http://schemas.google.com/g/2005#kind' term='http://schemas.google.com/blogger/2008/kind#{}'/>"
+    post_url = "https://t.blogspot.com/2015/06/p.html"
+    entries = [f"<entry><id>tag:blogger.com,1999:blog-9.post-1</id><published>2015-06-01T10:00:00.000+01:00</published>"
+               f"{kind.format('post')}<title type='text'>P</title><content type='html'>Post.</content>"
+               f"<link rel='alternate' type='text/html' href='{post_url}'/></entry>"]
+    for i in order:  # exports do not promise any order: the parser must not rely on one
+        related = (f"<link rel='related' type='application/atom+xml' href='https://www.blogger.com/feeds/9/1/comments/"
+                   f"default/{100 + parents[i]}'/>" if parents[i] is not None else "")
+        entries.append(f"<entry><id>tag:blogger.com,1999:blog-9.post-{100 + i}</id><published>2015-06-01T11:{i:02d}:00"
+                       f".000+01:00</published>{kind.format('comment')}<content type='html'>comment {i}</content>"
+                       f"{related}<author><name>A{i}</name></author><thr:in-reply-to href='{post_url}' "
+                       "ref='tag:blogger.com,1999:blog-9.post-1' type='text/html'/></entry>")
+    return head + "\n".join(entries) + "</feed>\n"
+
+
+@st.composite
+def trees(draw):
+    n = draw(st.integers(1, 12))
+    parents = [None] + [draw(st.one_of(st.none(), st.integers(0, i - 1))) for i in range(1, n)]
+    order = draw(st.permutations(range(n)))
+    return parents, order
+
+
+@settings(max_examples=40, deadline=None)
+@given(trees())
+def test_any_reply_tree_in_any_entry_order_comes_back(tree):
+    from pipeline.parse import parse_string
+    parents, order = tree
+    (t,) = parse_string(_export_text(parents, order), kind="atom")
+    by_text = {u.text: u for u in t.units}
+    for i, p in enumerate(parents):
+        u = by_text[f"comment {i}"]
+        want = t.units[0].unit_id if p is None else by_text[f"comment {p}"].unit_id
+        assert u.parent_id == want and u.author == f"A{i}"
+        assert u.kind == ("comment" if p is None else "reply")
+    # reading order: every reply after its parent, siblings oldest first
+    pos = {u.unit_id: u.position for u in t.units}
+    assert all(pos[u.parent_id] < u.position for u in t.units[1:])
