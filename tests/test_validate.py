@@ -239,3 +239,5 @@ def test_cli_sample_score_agree(run, tmp_path, gold):
     r = runner.invoke(app, ["validate", "score", str(run), "--labels", str(tmp_path / "missing.jsonl"),
                             "--out", str(tmp_path / "v2"), "--design", str(design_path(sheet))])
     assert r.exit_code == 2 and "E202" in r.output
+    r = runner.invoke(app, ["validate", "sample", str(run), "--n", "5", "--out", str(tmp_path / "t.jsonl")])
+    assert r.exit_code == 2 and f"[E206] {run}:" in r.output and "--n 14" in r.output

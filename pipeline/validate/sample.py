@@ -152,7 +152,11 @@ def write_sample(run: Path | str, out: Path | str, n: int, *, seed: int = 0, cod
 
     codebook = codebook or load_codebook(CODEBOOK_PATH)
     tables = load_run(run, need_labels=True)
-    sheet, design = draw_sample(tables, codebook, n, seed=seed)
+    try:
+        sheet, design = draw_sample(tables, codebook, n, seed=seed)
+    except PipelineError as exc:  # name the run the sample was drawn from
+        p = exc.problem
+        raise PipelineError(p.code, p.message, file=p.file or str(run), line=p.line, fix=p.fix) from None
     design["run"] = str(run)
     store.write_json(design, design_path(out))
     store.write_jsonl(sheet, out)
