@@ -178,16 +178,18 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: LocalCluster)."),
         workers: int = typer.Option(2, "--workers", help="Parallel worker processes."),
         chunk_mb: float = typer.Option(16.0, "--chunk-mb", help="Input megabytes per chunk (bounds memory)."),
+        codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Parse and classify with the bundled model in one go: chunked, parallel, restartable."""
-    from .runs import BUNDLED_MODEL, run_all
+    from .runs import BUNDLED_MODEL, CODEBOOK_PATH, run_all
     from .store import run_lock
 
     bar = tqdm(desc="run", unit="chunk", disable=quiet, file=sys.stderr)
     try:
         with run_lock(out):  # held through parse, classify and the CSV copies
-            result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, csv=csv, engine=engine,
-                             scheduler=scheduler, workers=workers, chunk_mb=chunk_mb, progress=lambda _: bar.update())
+            result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH,
+                             csv=csv, engine=engine, scheduler=scheduler, workers=workers, chunk_mb=chunk_mb,
+                             progress=lambda _: bar.update())
     except PipelineError as exc:
         bar.close()
         _fail(exc)
@@ -216,26 +218,29 @@ def evaluate(gold: Path = typer.Option(..., "--gold", help="Gold labels JSONL.")
              no_learning_curve: bool = typer.Option(False, "--no-learning-curve"),
              test_thread: List[str] = typer.Option([], "--test-thread", help="With --model: train once on the "
                                                     "other threads and score only this one (repeatable), e.g. "
-                                                    "the codebook's frozen-test threads.")) -> None:
+                                                    "the codebook's frozen-test threads."),
+             codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml)."),) -> None:
     """Score predictions or a training recipe against gold labels (metrics, CIs, agreement, errors)."""
-    from .runs import evaluate_model_cv, evaluate_predictions
+    from .runs import CODEBOOK_PATH, evaluate_model_cv, evaluate_predictions
 
+    codebook = codebook or CODEBOOK_PATH
     command = "python -m pipeline evaluate " + " ".join(sys.argv[2:])
     try:
         if pred is not None:
             result = evaluate_predictions(gold, pred, out, gold_annotator=gold_annotator,
-                                          pred_annotator=pred_annotator, command=command)
+                                          pred_annotator=pred_annotator, codebook_path=codebook, command=command)
         elif model is not None:
             if cv != "thread":
                 _fail(PipelineError("E206", f"--cv {cv!r} is not supported.", fix="Use --cv thread."))
             result = evaluate_model_cv(gold, out or (Path(model) / "evaluation"), main_recipe=recipe, corpus=corpus,
                                        gold_annotator=gold_annotator, learning_curve=not no_learning_curve,
-                                       test_threads=test_thread, command=command)
+                                       test_threads=test_thread, codebook_path=codebook, command=command)
         else:
             typer.secho("Give --pred <run dir | labels> or --model <dir> --cv thread.", fg=typer.colors.RED, err=True)
             raise typer.Exit(2)
     except PipelineError as exc:
         _fail(exc)
+    _print_problems(result.get("label_problems") or [], "Labels")
     s = result["main"]["summary"]
     typer.echo(f"Theme macro F1 {s['themes']['macro_f1']:.3f} (95% CI units {s['themes']['macro_f1_ci_units']}), "
                f"micro F1 {s['themes']['micro_f1']:.3f}; stance_tr F_avg {s['stance_tr'].get('f_avg', float('nan')):.3f}, "
