@@ -42,7 +42,7 @@ TARGET_FILTER = 0.5
 def synth_labels(units: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """A labels table in the classify stage's shape, made without running the classifier."""
     from pipeline.codebook import load_codebook
-    from pipeline.runs import CODEBOOK_PATH
+    from pipeline.paths import CODEBOOK_PATH
 
     cb = load_codebook(CODEBOOK_PATH)
     rng = np.random.default_rng(seed)
