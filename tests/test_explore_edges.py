@@ -111,3 +111,9 @@ def test_rundir_report_and_creation_time(tmp_path):
     assert rd.created() == "2017-07-14T02:40:00Z"  # the table's time: the same run stamps the same time
     rd.update_report("created", "2020-01-02T03:04:05Z")
     assert rd.created() == "2020-01-02T03:04:05Z"
+
+
+def test_report_md_has_no_entity_debris():
+    from pipeline.evaluate import _md_escape  # what report.md's error table is escaped with
+
+    assert _md_escape("don't <b>it</b>") == "don't &lt;b&gt;it&lt;/b&gt;"  # not "don&\\#x27;t"

@@ -34,6 +34,9 @@ def render(ctx: Ctx) -> None:
                                     ("jsonl", "application/x-ndjson")]):
         col.download_button(f"{fmt.upper()}", data=lambda fmt=fmt: export_bytes(key, fmt, filters, pseudo_on, ctx),
                             file_name=f"{stem}.{fmt}", mime=mime, key=f"dl_{fmt}", on_click="ignore")
+    st.caption("The same files for all units from the command line:")
+    st.code(f"python -m pipeline export {ctx.run_dir} --format csv --labels {ctx.source}"
+            + (" --pseudonymise" if pseudo_on else "") + f" --out {stem}.csv", language="bash")
     st.subheader("Charts (PNG)")
     st.caption("Each chart's title says which units it shows (the filters above and the label source).")
     c = st.columns(5)
