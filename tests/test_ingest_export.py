@@ -161,3 +161,27 @@ def test_any_reply_tree_in_any_entry_order_comes_back(tree):
     # reading order: every reply after its parent, siblings oldest first
     pos = {u.unit_id: u.position for u in t.units}
     assert all(pos[u.parent_id] < u.position for u in t.units[1:])
+
+
+def test_cli_parse_with_include_pages_and_a_time_zone(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.store import read_parquet
+    runner = CliRunner()
+    res = runner.invoke(app, ["parse", str(EXPORT), "--out", str(tmp_path / "run"), "--include-pages",
+                              "--tz", "America/New_York", "-q"])
+    assert res.exit_code == 0, res.output
+    threads = read_parquet(tmp_path / "run" / "threads.parquet")
+    assert sorted(threads["status"]) == ["draft", "live", "page"]
+    res = runner.invoke(app, ["parse", str(EXPORT), "--out", str(tmp_path / "run2"), "--tz", "Mars/Olympus"])
+    assert res.exit_code == 2 and "unknown time zone" in res.output
+
+
+def test_a_posts_feed_alone_is_refused_with_advice(tmp_path):
+    from pipeline.errors import PipelineError
+    from pipeline.parse import parse_string
+    posts_feed = EXPORT.read_text(encoding="utf-8").replace("kind#", "kindx#")  # no kinds: like the public feed
+    with pytest.raises(PipelineError) as exc:
+        parse_string(posts_feed, kind="atom")
+    assert exc.value.problem.code == "E005" and "collect" in exc.value.problem.fix

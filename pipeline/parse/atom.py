@@ -142,6 +142,10 @@ def parse_atom(xml: str, *, thread_id: str, source_file: str, tz: str = DEFAULT_
     if root.tag != f"{ATOM}feed":
         raise PipelineError(Code.E005, f"XML root is <{etree.QName(root).localname}>, not an Atom <feed>.",
                             file=source_file, fix="Give a Blogger comment feed (Atom), or convert to CSV/JSONL.")
+    if root.find(f"{ATOM}entry/{ATOM}link[@rel='replies']") is not None:  # posts link their comment feeds
+        raise PipelineError(Code.E005, "this is a blog's posts feed, not a post's comment feed: its entries are "
+                            "posts, and their comments are in other feeds.", file=source_file,
+                            fix="Give the folder `python -m pipeline collect` wrote (it holds both), or an export.")
     thread = ParsedThread(thread_id=thread_id, source_file=source_file, layout="blogger_atom")
     thread.problems.extend(problems)
     title = xmlsafe.xml_text(root.find(f"{ATOM}title"), thread.problems, source_file)
