@@ -125,8 +125,10 @@ def _pages(fetcher: _Fetcher, first_url: str, folder: Path, report: CollectRepor
     """Every page of one feed, saved as page-0001.xml ...; pages already saved are read, not fetched."""
     entries: list[etree._Element] = []
     url: str | None = first_url
+    seen: set[str] = set()
     k = 1
-    while url:
+    while url and url not in seen:  # a 'next' link pointing back would otherwise page forever
+        seen.add(url)
         path = folder / f"page-{k:04d}.xml"
         if path.exists():
             data = path.read_bytes()
