@@ -151,3 +151,10 @@ def test_e005_says_what_was_found():
 
 def test_ordinary_posts_are_not_flagged(seed_threads):
     assert not any(p.code == "W109" for t in seed_threads.values() for p in t.problems)
+
+
+def test_no_character_lost_in_the_new_layouts():
+    from test_parse_properties import assert_conserved
+    for text in (CLASSIC, NUMBERED_ES, NUMBERED_DE, FACEBOOK, "Prison works?\nSunday, November 1, 2009\n\nThe post.\n"):
+        (t,) = parse_string(text, kind="text")
+        assert_conserved(text, t)
