@@ -219,6 +219,7 @@ def test_two_coders_agreement_and_adjudication(run, tmp_path, gold, codebook):
     assert res["annotator"] == "adjudicated" and res["n"] == 30 and res["agreement"]
     one = score_validation(run, coded, tmp_path / "b", annotator="researcher_b", n_boot=50)
     assert one["themes"] != res["themes"]
+    assert latest_validation(tmp_path) is None
     latest = latest_validation(run)
     assert latest["kind"] == "validation" and latest["n"] == 30 and latest["path"].endswith("validation.json")
 
