@@ -287,7 +287,7 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
     gold = all_labels[all_labels["annotator"] == gold_annotator]
     thread_of = dict(zip(units["unit_id"], units["thread_id"]))
     baselines, preds_by_recipe = {}, {}
-    for recipe in recipes:
+    for recipe in dict.fromkeys([*recipes, main_recipe]):  # the main recipe beside the baselines
         preds = cross_validate(codebook, units, feats, parents, y, recipe, test_groups=test_threads or None)
         preds_by_recipe[recipe] = preds
         joined, _ = align(gold, preds)

@@ -122,7 +122,8 @@ class SupervisedCoder(BaseEstimator):
 
     def __init__(self, codebook: Codebook, *, use_cues: bool = True, tune_thresholds: bool = True,
                  C: float = 0.3, stance_C: float | None = 1.0, cue_weight: float = 2.0, min_df: int = 2,
-                 rule_prior: float = 30.0, rule_precision: float = 0.85, random_state: int = 0) -> None:
+                 rule_prior: float = 30.0, rule_precision: float = 0.85, random_state: int = 0,
+                 extra_training: str = "") -> None:
         # Defaults chosen by leave-one-thread-out CV on the seed gold among 11 settings
         # (rule_prior 10/30/50, C 0.3/1, stance_C 1/3, cue_weight 1/2, thresholds tuned or not):
         # the figures in README are therefore slightly optimistic (see the issue notes).
@@ -136,6 +137,7 @@ class SupervisedCoder(BaseEstimator):
         self.cue_weight = cue_weight
         self.min_df = min_df
         self.random_state = random_state
+        self.extra_training = extra_training  # sentences written for training: text models only (extra.py)
 
     @property
     def name(self) -> str:
@@ -209,14 +211,38 @@ class SupervisedCoder(BaseEstimator):
         return [1] if key in self.codebook.themes else self.codebook.values(key)
 
     # --- fit / predict ----------------------------------------------------------------------
-    def fit(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], y: Targets) -> "SupervisedCoder":
-        self.vectorizer_ = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2),
-                                           min_df=self.min_df, sublinear_tf=True, max_features=50000)
-        self.vectorizer_.fit([f.lemma_string for f in feats])
+    def _extra(self):
+        if not self.extra_training:
+            return None
+        from .extra import load_extra
+
+        return load_extra(str(self.extra_training), self.codebook.fingerprint, self.codebook.path)
+
+    def _fit_text(self, feats, parents, targets: dict) -> tuple:
+        """A vectorizer and one text model per code, on these units plus any extra training sentences."""
+        extra = self._extra()
+        if extra is not None:
+            xf, xp, xt = extra
+            feats, parents = list(feats) + list(xf), list(parents) + list(xp)
+            keep_reply = np.r_[np.ones(len(targets["reply_stance"]), bool), [v is not None for v in xt["reply_stance"]]]
+            targets = {k: np.concatenate([v, xt[k]]) for k, v in targets.items()}
+        vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=self.min_df,
+                              sublinear_tf=True, max_features=50000).fit([f.lemma_string for f in feats])
+        saved, self.vectorizer_ = getattr(self, "vectorizer_", None), vec
         X = self._text_matrix(feats, parents)
         Xr = self._text_matrix(feats, parents, reply=True, X=X)
+        models = {}
+        for k, v in targets.items():
+            if k == "reply_stance" and extra is not None:
+                models[k] = self._base(v[keep_reply].astype(str), k).fit(Xr[keep_reply], v[keep_reply].astype(str))
+            else:
+                models[k] = self._base(v, k).fit(Xr if k == "reply_stance" else X, v)
+        self.vectorizer_ = saved
+        return vec, models
+
+    def fit(self, feats: list[UnitFeatures], parents: list[UnitFeatures | None], y: Targets) -> "SupervisedCoder":
         targets = self._targets(y)
-        self.text_models_ = {k: self._base(v, k).fit(Xr if k == "reply_stance" else X, v) for k, v in targets.items()}
+        self.vectorizer_, self.text_models_ = self._fit_text(feats, parents, targets)
         self.calibrators_: dict = {}
         self.thresholds_ = {t: 0.5 for t in self.codebook.theme_names}
         self.priors_ = {s: {v: 1.0 for v in self.codebook.values(s)} for s in SCHEMES}
@@ -324,15 +350,14 @@ class SupervisedCoder(BaseEstimator):
         targets = self._targets(y)
         oof = {k: np.zeros((len(feats), len(self._classes(k)))) for k in targets}
         for train, test in folds:
-            vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=(1, 2), min_df=self.min_df,
-                                  sublinear_tf=True, max_features=50000).fit([feats[i].lemma_string for i in train])
+            vec, models = self._fit_text([feats[i] for i in train], [parents[i] for i in train],
+                                         {k: v[train] for k, v in targets.items()})
             saved, self.vectorizer_ = self.vectorizer_, vec
-            ftr, ptr = [feats[i] for i in train], [parents[i] for i in train]
             fte, pte = [feats[i] for i in test], [parents[i] for i in test]
-            for key, target in targets.items():
-                reply = key == "reply_stance"
-                clf = self._base(target[train], key).fit(self._text_matrix(ftr, ptr, reply=reply), target[train])
-                oof[key][test] = self._scores(clf, self._text_matrix(fte, pte, reply=reply), self._classes(key))
+            X = self._text_matrix(fte, pte)
+            Xr = self._text_matrix(fte, pte, reply=True, X=X)
+            for key, clf in models.items():
+                oof[key][test] = self._scores(clf, Xr if key == "reply_stance" else X, self._classes(key))
             self.vectorizer_ = saved
         return oof
 

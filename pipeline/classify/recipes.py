@@ -5,6 +5,7 @@ Register a new recipe with ``@register("name")`` on a factory ``(codebook, rando
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from ..codebook import Codebook
@@ -39,6 +40,16 @@ def _supervised(codebook: Codebook, random_state: int = 0):
 @register("combined")
 def _combined(codebook: Codebook, random_state: int = 0):
     return SupervisedCoder(codebook, use_cues=True, tune_thresholds=True, random_state=random_state)
+
+
+SYNTHETIC_TRAINING = Path(__file__).resolve().parents[2] / "corpora" / "synthetic" / "training_sentences.jsonl"
+
+
+@register("combined_synthetic")
+def _combined_synthetic(codebook: Codebook, random_state: int = 0):
+    """The combined recipe whose text models also learn from the sentences written for training."""
+    return SupervisedCoder(codebook, use_cues=True, tune_thresholds=True, random_state=random_state,
+                           extra_training=str(SYNTHETIC_TRAINING))
 
 
 def recipes() -> tuple[str, ...]:
