@@ -40,6 +40,13 @@ def _on_table_select() -> None:
 def render(ctx: Ctx) -> None:
     st.header("Comments")
     st.caption(md(labels_caption(ctx)))
+    browse(ctx)
+
+
+@st.fragment
+def browse(ctx: Ctx) -> None:
+    """Filters, table and the open unit.  A fragment: changing a filter reruns (and redraws) only
+    this part, not the sidebar and the run loading above it."""
     f = filters_ui(ctx)
     idx = get_filtered_ids(ctx.key, ctx.df, f)  # positions only: the page's rows are taken at the end
     st.markdown(f"**{len(idx):,}** of {len(ctx.df):,} units match: {ex.md_escape(f.describe(ctx.name))}")

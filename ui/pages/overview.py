@@ -27,6 +27,18 @@ def render(ctx: Ctx) -> None:
         col.metric(label, f"{counts[key]:,}")
     if counts["low_confidence"]:
         st.caption(f"{counts['low_confidence']} units have low-confidence structure (flat layout boundaries).")
+    charts(ctx)
+    warnings = (ctx.report or {}).get("warnings") or []
+    skipped = (ctx.report or {}).get("skipped") or []
+    if warnings or skipped:
+        with st.expander(f"Parse warnings ({len(warnings)}) and skipped files ({len(skipped)})"):
+            st.dataframe(pd.DataFrame(warnings + skipped), hide_index=True, width="stretch")
+
+
+@st.fragment
+def charts(ctx: Ctx) -> None:
+    """The charts and their options: a fragment, so changing an option redraws only the charts."""
+    df = ctx.df
     c1, c2, c3 = st.columns(3)
     scheme = c1.selectbox("Stance scheme", SCHEMES, key="ov_scheme", format_func=SCHEME_TITLES.get)
     measure = c2.selectbox("Co-occurrence measure", ["count", "jaccard", "conditional"], key="ov_measure",
@@ -89,9 +101,3 @@ def render(ctx: Ctx) -> None:
                              [ex.stance_colour(v) for v in values]))
     st.caption(md(ex.date_caption(df)) + " Dashed lines: "
                + "; ".join(f"{d[:7]} {md(e)}" for d, e in ex.MILESTONES) + ".")
-    warnings = (ctx.report or {}).get("warnings") or []
-    skipped = (ctx.report or {}).get("skipped") or []
-    if warnings or skipped:
-        with st.expander(f"Parse warnings ({len(warnings)}) and skipped files ({len(skipped)})"):
-            st.dataframe(pd.DataFrame(warnings + skipped), hide_index=True, width="stretch")
-

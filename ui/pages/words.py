@@ -14,6 +14,12 @@ from ..widgets import unit_detail_ui
 
 def render(ctx: Ctx) -> None:
     st.header("Words")
+    tools(ctx)
+
+
+@st.fragment
+def tools(ctx: Ctx) -> None:
+    """A fragment: typing a word reruns and redraws only this part of the page."""
     # A radio rather than st.tabs: tabs run both panes on every rerun, and the term counts of a
     # big run take seconds the first time.
     tool = st.radio("Tool", ["Keyword in context", "Distinctive terms"], key="words_tool", horizontal=True,
