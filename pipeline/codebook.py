@@ -167,8 +167,14 @@ def _patterns(value, where: str, path: str) -> tuple[Pattern, ...]:
         groups = [spec["any"]] if "any" in spec else spec["near"]
         if not isinstance(groups, list) or not groups or ("near" in spec and len(groups) < 2):
             raise _err(path, f"{here} ({spec['id']}): `near` needs two or more groups.", "near: [[a, b], [c, d]].")
-        groups = tuple(tuple(str(w).strip() for w in _strings(g if isinstance(g, list) else None, f"{here}.group", path))
-                       for g in groups)
+        for g in groups:
+            bad = [w for w in g if not isinstance(w, str) or not w.strip()] if isinstance(g, list) else [g]
+            if bad:
+                why = " (YAML reads an unquoted no/yes/on/off/true/false as a boolean)" if \
+                    any(isinstance(w, bool) for w in bad) else ""
+                raise _err(path, f"{here} ({spec['id']}): {bad[0]!r} is not a word{why}.",
+                           'Quote it ("no") or write each group as a list of words.')
+        groups = tuple(tuple(w.strip() for w in g) for g in groups)
         if not all(groups):
             raise _err(path, f"{here} ({spec['id']}) has an empty group.", "Every group needs at least one word.")
         try:
@@ -198,7 +204,17 @@ def load_codebook(path: Path | str) -> Codebook:
                    line=mark.line + 1 if mark else None) from exc
     finally:
         loader.dispose()
-    return codebook_from_dict(raw, name)
+    try:
+        return codebook_from_dict(raw, name)
+    except PipelineError as exc:
+        # Pattern errors name the pattern's id: point at the line that defines it.
+        found = re.search(r"\(([a-z][a-z0-9_]*)\)", exc.problem.message)
+        if exc.problem.line is None and found:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            hit = next((i for i, text in enumerate(lines, 1) if re.search(rf"\bid: {found.group(1)}\b", text)), None)
+            if hit:
+                raise PipelineError(Code.E201, exc.problem.message, file=name, line=hit, fix=exc.problem.fix) from None
+        raise
 
 
 def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:

@@ -81,17 +81,20 @@ BROKEN = [
     pytest.param(MINI.replace("    default: none", "    default: maybe"), None, ["default", "'maybe'"],
                  id="bad-default"),
     pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
-                              "      - {id: a, any: [busy], near: [[x], [y]]}\n"), None,
+                              "      - {id: a, any: [busy], near: [[x], [y]]}\n"), 9,
                  ["patterns[0]", "exactly one of"], id="pattern-any-and-near"),
     pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
-                              "      - {id: a, any: [busy], weight: 3}\n"), None,
+                              "      - {id: a, any: [busy], weight: 3}\n"), 9,
                  ["weight must be in (0, 1]"], id="pattern-bad-weight"),
     pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
-                              "      - {id: a, near: [[busy]]}\n"), None,
+                              "      - {id: a, near: [[busy]]}\n"), 9,
                  ["two or more groups"], id="pattern-near-one-group"),
     pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
                               "      - {id: a, any: [busy]}\n      - {id: a, any: [swamped]}\n"), None,
                  ["repeated"], id="pattern-duplicate-id"),
+    pytest.param(MINI.replace("      phrases: [caseload]\n", "      phrases: [caseload]\n    patterns:\n"
+                              "      - {id: a, near: [[call], [no, never]]}\n"), 9,
+                 ["False", "boolean"], id="pattern-unquoted-no-named-with-line"),
 ]
 
 
