@@ -130,13 +130,13 @@ def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
         summary = classify_dask(run, model_dir=model_dir, codebook_path=codebook_path, scheduler=scheduler,
                                 n_workers=workers)
         summary.update(_label_counts(store.read_parquet(run / "labels.parquet")))
-        summary["segments"] = write_segments(run)
+        summary["segments"] = write_segments(run, codebook_path)
         return summary
     units = load_run(run)["units"]
     t0 = time.perf_counter()
     labels = classify_units(units, model_dir, codebook_path=codebook_path)
     store.write_parquet(labels, run / "labels.parquet")
-    n_segments = write_segments(run)
+    n_segments = write_segments(run, codebook_path)
     seconds = time.perf_counter() - t0
     summary = {"stage": "classify", "model": str(model_dir), "seconds": round(seconds, 3), **_label_counts(labels),
                "segments": n_segments}
@@ -171,7 +171,7 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
     classified.update(_label_counts(labels))
     from .classify.segments import write_segments
 
-    classified["segments"] = write_segments(out)
+    classified["segments"] = write_segments(out, codebook_path)
     classified.setdefault("seconds", summary["seconds"])
     if csv:
         tables = load_run(out, need_labels=True)

@@ -275,3 +275,30 @@ def test_one_classify_path_without_import_cycle():
     from pipeline.runs import CODEBOOK_PATH
 
     assert loader.coder("rules", str(CODEBOOK_PATH)) is loader.coder("rules", str(CODEBOOK_PATH))
+
+
+def test_quoted_passages_are_coded_as_quoted_only(tmp_path):
+    """A reply quoting 'TR is a success' gets a quoted favour segment, never a favour stance."""
+    from pipeline import store
+    from pipeline.classify import segments_for
+    from pipeline.runs import CODEBOOK_PATH, classify_units, write_segments
+
+    rows = [{"thread_id": "q", "comment_id": "p", "kind": "post", "text": "Two years on."},
+            {"thread_id": "q", "comment_id": "1", "text": "Through the gate is working well in our area."},
+            {"thread_id": "q", "comment_id": "2", "parent_id": "1",
+             "text": '"Through the gate is working well in our area, a real success story" Rubbish. The CRCs '
+                     'are a complete disaster.'}]
+    units = to_frames(parse_string("\n".join(json.dumps(r) for r in rows), kind="jsonl"))[1]
+    labels = classify_units(units, "rules")
+    store.write_parquet(units, tmp_path / "units.parquet")
+    store.write_parquet(labels, tmp_path / "labels.parquet")
+    write_segments(tmp_path, CODEBOOK_PATH)
+    seg = segments_for(tmp_path)
+    reply = seg[seg["unit_id"] == "q/c1.r1"]
+    quoted = reply[reply["quoted"]]
+    assert "favour" in set(quoted["code"]) and quoted["decided_by"].str.startswith("quoted").all()
+    text = units.set_index("unit_id").at["q/c1.r1", "text"]
+    for row in quoted.itertuples():
+        assert text[row.start:row.end].startswith('"Through the gate')
+    assert labels.set_index("unit_id").at["q/c1.r1", "stance_tr"] == "against"
+    assert "favour" not in set(reply.loc[~reply["quoted"], "code"])

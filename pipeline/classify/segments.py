@@ -10,12 +10,14 @@
 ``code``           a theme or stance value the unit was given
 ``score``          the segment's codebook rule score for the code (0 = model evidence only)
 ``decided_by``     'pattern:<ids>', 'veto:<ids>' (matches cancelled there), 'model:<weight>'
-``quoted``         always False: the coder reads the unit's own words; quoted passages are
-                   never coded as the author's (they are in ``units.quoted_text``)
+``quoted``         True for a quoted passage (``units.quoted_text``): the codebook's patterns
+                   are matched there and recorded *as quoted* (``segment`` is then the quote's
+                   index in the unit), but never give the unit's codes or the author's stance
 =================  =====================================================================
 
-It is derived from the ``evidence`` column (which holds the same items as JSON), so a run
-classified in chunks or on Dask gets the same table.  ``segments_for(run_dir)`` reads it back.
+The own-words rows are derived from the ``evidence`` column (which holds the same items as
+JSON), so a run classified in chunks or on Dask gets the same table; the quoted rows are coded
+from ``units.parquet`` when the table is written.  ``segments_for(run_dir)`` reads it back.
 """
 
 from __future__ import annotations
@@ -64,13 +66,50 @@ def segments_table(labels: pd.DataFrame) -> pd.DataFrame:
     return df.astype({"segment": "int32", "start": "int64", "end": "int64", "score": "float64", "quoted": "bool"})
 
 
-def write_segments(run: Path | str) -> int:
-    """Write ``<run>/segments.parquet`` from the run's labels (atomically); returns the row count."""
+def quoted_segments(run: Path | str, codebook_path: Path | str, *, batch_size: int = 20_000) -> pd.DataFrame:
+    """The codebook's pattern matches inside each unit's quoted passages, as ``quoted`` rows.
+    Reads ``units.parquet`` in batches (only units that quote anything are processed)."""
+    import pyarrow.dataset as ds
+
+    from ..parse.model import quote_spans
+    from ..preprocess import features
+    from .features import segment_weights
+    from .loader import coder
+
+    codebook, _, _, nlp = coder("rules", str(codebook_path))
+    cap = codebook.segments.segment_cap if codebook.raw.get("segments") else float("inf")
+    rows = []
+    scanner = ds.dataset(str(Path(run) / "units.parquet"), format="parquet")
+    for batch in scanner.to_batches(columns=["unit_id", "text", "quoted_text"], batch_size=batch_size):
+        d = batch.to_pydict()
+        spans = [(u, k, s, e, t) for u, t, q in zip(d["unit_id"], d["text"], d["quoted_text"]) if q and t
+                 for k, (s, e) in enumerate(quote_spans(t))]
+        for (uid, k, qs, _, text), f in zip(spans, features(nlp, [t[s:e] for _, _, s, e, t in spans])):
+            pids: dict = {}
+            for cue in f.cues:
+                if len(cue) > 4 and cue[4] > 0:
+                    pids.setdefault((cue[0], cue[2]), []).append(cue[3])
+            for code, by_seg in segment_weights(f).items():
+                for si, w in by_seg.items():
+                    if w > 0:
+                        a, b = f.sents[si]
+                        rows.append((uid, k, qs + a, qs + b, code, float(min(cap, w)),
+                                     "quoted; pattern:" + "+".join(dict.fromkeys(pids.get((code, si), []))), True))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.astype({"segment": "int32", "start": "int64", "end": "int64", "score": "float64", "quoted": "bool"})
+
+
+def write_segments(run: Path | str, codebook_path: Path | str | None = None) -> int:
+    """Write ``<run>/segments.parquet`` from the run's labels (atomically), with the quoted passages'
+    matches when ``codebook_path`` is given; returns the row count."""
     from .. import store
 
     run = Path(run)
-    labels = _labels_evidence(run)
-    table = segments_table(labels)
+    table = segments_table(_labels_evidence(run))
+    if codebook_path is not None:
+        quoted = quoted_segments(run, codebook_path)
+        if len(quoted):
+            table = pd.concat([table, quoted], ignore_index=True)
     store.write_parquet(table, run / "segments.parquet")
     return len(table)
 
