@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from test_app import app_data, goto, match_count, new_app, no_exception, plain  # noqa: F401 (fixture)
+from test_app import app_data, match_count, new_app, no_exception, plain  # noqa: F401,F811 (app_data: the fixture)
 
 
 def spec_of(chart) -> str:
