@@ -40,8 +40,12 @@ def render(ctx: Ctx) -> None:
     st.subheader("Charts (PNG)")
     st.caption("Each chart's title says which units it shows (the filters above and the label source).")
     c = st.columns(5)
-    for col, (name, label) in zip(c, ex.CHARTS.items()):
-        col.download_button(label, data=lambda name=name: chart_png(key, name, filters, pseudo_on, ctx),
+    short = {"prevalence": "Theme prevalence", "stance": "Stance by theme", "cooccurrence": "Co-occurrence",
+             "themes_time": "Themes over time", "stance_time": "Stance over time"}  # button labels that fit
+    for col, name in zip(c, ex.CHARTS):
+        label = short.get(name, name)
+        col.download_button(label, help=ex.CHARTS[name],
+                            data=lambda name=name: chart_png(key, name, filters, pseudo_on, ctx),
                             file_name=f"{stem}_{name}.png", mime="image/png", key=f"dl_png_{name}", on_click="ignore")
     st.subheader("REFI-QDA project")
     st.caption("A .qdpx file for ATLAS.ti, MAXQDA, NVivo, QualCoder and other REFI-QDA tools: one text source per "
