@@ -22,13 +22,15 @@ The names below are re-exported so callers can write ``from pipeline import expl
 """
 
 from ..schema import SCHEMES, THEME_PREFIX, theme_col
-from .evaluations import list_evaluations
-from .charts import CHARTS, chart_png, chart_title, png_cooccurrence, png_prevalence, png_stance_by_theme, png_time_series
+from .charts import (CHARTS, chart_png, chart_title, png_cooccurrence, png_prevalence, png_stance_by_theme,
+                     png_time_series)
 from .colours import PALETTE, STANCE_COLOURS, stance_colour, theme_colour
-from .data import (UNIT_COLUMNS, coder_view, gold_view, read_column, read_run, run_signature, summary_counts, theme_matrix,
-                   themes_from_matrix, themes_string, thread_dates, thread_units)
+from .data import (UNIT_COLUMNS, coder_view, gold_view, read_column, read_run, run_signature, summary_counts,
+                   theme_matrix, themes_from_matrix, themes_string, thread_dates, thread_units)
+from .evaluations import Evaluation, list_evaluations
 from .evidence import Span, evidence_spans, parse_evidence
-from .exports import EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, export_run, to_csv_bytes, to_jsonl_bytes, to_parquet_bytes
+from .exports import (EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, export_run, to_csv_bytes, to_jsonl_bytes,
+                      to_parquet_bytes)
 from .filters import SORTS, Filters, filter_mask, filter_units, page_slice, sort_units, sorted_positions
 from .markup import badge_html, chip_html, highlight_html, labels_html, md_escape, thread_tree_html
 from .pseudonyms import ANONYMOUS, Pseudonymiser, collect_names, is_name_mention, run_pseudonymiser, trie_regex

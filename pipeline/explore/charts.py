@@ -96,8 +96,9 @@ def png_time_series(ts: pd.DataFrame, title: str = "Share of units over time", c
     return _png(fig)
 
 
-CHARTS = {"prevalence": "Theme prevalence", "stance": "Stance toward TR by theme", "cooccurrence": "Theme co-occurrence",
-          "themes_time": "Themes over time (share of units)", "stance_time": "Stance toward TR over time (share of units)"}
+CHARTS = {"prevalence": "Theme prevalence", "stance": "Stance toward TR by theme",
+          "cooccurrence": "Theme co-occurrence", "themes_time": "Themes over time (share of units)",
+          "stance_time": "Stance toward TR over time (share of units)"}
 
 
 def chart_title(name: str, n: int, where: str, source: str) -> str:

@@ -102,7 +102,7 @@ def kwic(texts: pd.Series, query: str, *, lemma: bool = False, window: int = 60,
 
 
 def term_counts(texts: Iterable[str], *, lemmas: bool = False, min_count: int = 2,
-                stop_words: Iterable[str] = ()) -> tuple["scipy.sparse.csr_matrix", np.ndarray]:  # noqa: F821 (imported lazily)
+                stop_words: Iterable[str] = ()) -> tuple["scipy.sparse.csr_matrix", np.ndarray]:  # noqa: F821
     """Document-term counts (sparse, documents x terms) and the vocabulary, lower-cased."""
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import CountVectorizer
