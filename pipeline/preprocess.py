@@ -100,7 +100,8 @@ class CodebookCues:
         self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.orth_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.veto_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
-        self.number_keys: list[str] = []  # pattern groups whose alternatives include "#NUM"
+        self.number_keys: list[tuple[int, int]] = []  # pattern groups whose alternatives include "#NUM"
+        self.key_of: dict[int, tuple[int, int]] = {}  # match id -> (pattern index, group index)
         self.group_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")  # lemma sequences of every group
         # Patterns go through the same tokenizer and lemmatizer as the text.
         lemmatize = nlp.get_pipe("lower_lemmatizer")
@@ -125,27 +126,32 @@ class CodebookCues:
                         words = [a for a in alternatives if a != "#NUM"]
                         if words:
                             self.group_matcher.add(f"{k}|{g}", [lemmatize(nlp.make_doc(w.lower())) for w in words])
+                            self.key_of[nlp.vocab.strings[f"{k}|{g}"]] = (k, g)
                         if len(words) < len(alternatives):
-                            self.number_keys.append(f"{k}|{g}")
+                            self.number_keys.append((k, g))
         self.strings = nlp.vocab.strings
 
     def _pattern_matches(self, doc: Doc, sent_of) -> list[tuple[int, int, int]]:
         """``(spec index, start, end)`` of every pattern that holds, one per anchor match."""
-        hits: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
-        found = [(self.strings[m], s, e) for m, s, e in self.group_matcher(doc)]
+        key_of = self.key_of
+        raw = [(key_of[m], s, e) for m, s, e in self.group_matcher(doc)]
         if self.number_keys and len(doc):
             numbers = numpy.flatnonzero(doc.to_array([LIKE_NUM]).reshape(-1)).tolist()
-            found += [(key, i, i + 1) for key in self.number_keys for i in numbers]
-        for key, start, end in found:
-            k, g = key.split("|")
-            sent = sent_of(start)
-            if sent == sent_of(end - 1):
-                hits.setdefault((int(k), int(g)), []).append((start, end, sent))
+            raw += [(kg, i, i + 1) for kg in self.number_keys for i in numbers]
+        # Only patterns whose first group matched can hold: common words in later groups ('no',
+        # 'we', 'time') are looked at only for those.
+        anchored = {kg[0] for kg, _, _ in raw if kg[1] == 0}
+        hits: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        for kg, start, end in raw:
+            if kg[0] in anchored:
+                sent = sent_of(start)
+                if sent == sent_of(end - 1):
+                    hits.setdefault(kg, []).append((start, end, sent))
         found = []
         for (k, g), anchors in hits.items():
             if g != 0:
                 continue
-            _, _, n_groups, window, _, _ = self.specs[k]
+            n_groups, window = self.specs[k][2], self.specs[k][3]
             for start, end, sent in anchors:
                 lo, hi, ok = start, end, True
                 for other in range(1, n_groups):
@@ -161,7 +167,9 @@ class CodebookCues:
         return found
 
     def __call__(self, doc: Doc) -> Doc:
-        matches = self.lemma_matcher(doc) + self.orth_matcher(doc)
+        # v2 codebooks have no v1 phrases: skip matchers with nothing to find (each is a pass over the doc)
+        matches = (self.lemma_matcher(doc) if len(self.lemma_matcher) else []) + \
+            (self.orth_matcher(doc) if len(self.orth_matcher) else [])
         # sentence index of every token, computed once (matches ask for it many times)
         marks = numpy.zeros(len(doc), dtype="int64")
         marks[sentence_starts(doc)[1:]] = 1
