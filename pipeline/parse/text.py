@@ -117,16 +117,20 @@ def _may_end_in_time(line: str) -> bool:
 def split_author_line(line: str, tz: str = DEFAULT_TZ) -> tuple[str | None, str] | None:
     """``Anónimo30 de diciembre de 2014, 2:07`` -> (``Anónimo``, ISO time): a name glued to a date, any language.
 
-    Tries each place a date could start (a digit after a non-digit, or a capital letter) from the
-    left; the first suffix that reads as a full date and time wins.  None when there is none.
+    Tries each place a date could start glued to a name: first a digit after a letter (the day,
+    ``6. Juni``), then a capital after a small letter (a month name, ``AnonymousNovember 1``), and
+    last the whole line (no name); the first suffix that reads as a full date and time wins.  Days first because those suffixes repeat across comments (the
+    same date), so the date parser's cache answers them; None when nothing reads.
     """
     stripped = line.strip()
     if len(stripped) > 120 or not _TIME_RE.search(stripped) or not _YEAR_RE.search(stripped):
         return None
-    for k in range(len(stripped)):
-        ch = stripped[k]
-        if not ((ch.isdigit() and (k == 0 or not stripped[k - 1].isdigit())) or ch.isupper()):
-            continue
+    # Copied from the page, the name is glued to the date ('Klaus6. Juni'): a date after a space is
+    # a sentence that happens to end in a date, not an author line.
+    glued = [k for k in range(1, min(len(stripped), 61)) if not stripped[k - 1].isspace()]
+    digits = [k for k in glued if stripped[k].isdigit() and not stripped[k - 1].isdigit()]
+    capitals = [k for k in glued if stripped[k].isupper() and stripped[k - 1].islower()]
+    for k in digits + capitals + [0]:
         found = parse_visible(stripped[k:], tz=tz)
         if found and "T" in found:
             return stripped[:k].strip() or None, found
