@@ -158,3 +158,13 @@ def test_no_character_lost_in_the_new_layouts():
     for text in (CLASSIC, NUMBERED_ES, NUMBERED_DE, FACEBOOK, "Prison works?\nSunday, November 1, 2009\n\nThe post.\n"):
         (t,) = parse_string(text, kind="text")
         assert_conserved(text, t)
+
+
+def test_a_first_line_ending_in_a_date_is_text_not_an_author_line():
+    """Copied from the page, the name is glued to the date; 'on 5 June 2015 at 10:23' after a space is prose."""
+    text = ("Thursday 23 April 2015\n\nT\n\nPost.\n\n2 comments:\n\n  1.\n    I wrote to them on 5 June 2015 at 10:23\n"
+            "    and heard nothing.\n    ReplyDelete\n  2.\n    Ich schrieb am 6. Juni 2015 um 10:23\n    ReplyDelete\n")
+    t = _one(text)
+    assert [(u.author, u.timestamp) for u in t.units[1:]] == [(None, None), (None, None)]
+    assert t.units[1].text.startswith("I wrote to them on 5 June 2015 at 10:23")
+    assert t.units[2].text == "Ich schrieb am 6. Juni 2015 um 10:23"

@@ -280,7 +280,8 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
         return
     # An author line ('Probation Officer23 April 2015 at 08:02') opens the unit when shown.
     first = next((j for j, l in enumerate(body) if l.strip()), None)
-    if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])):
+    if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])) \
+            and (not m.group("author") or not body[first][m.start("ts") - 1].isspace()):  # name glued to the date
         unit.author = m.group("author") or None
         day, month, year, hh, mm = m.groups()[2:]
         unit.timestamp = wall_time(_date(day, month, year), int(hh), int(mm), thread.tz)
