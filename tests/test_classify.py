@@ -302,3 +302,19 @@ def test_quoted_passages_are_coded_as_quoted_only(tmp_path):
         assert text[row.start:row.end].startswith('"Through the gate')
     assert labels.set_index("unit_id").at["q/c1.r1", "stance_tr"] == "against"
     assert "favour" not in set(reply.loc[~reply["quoted"], "code"])
+
+
+def test_reply_reads_its_parent(codebook, nlp):
+    """Reply stance reads the parent: the share of the reply's content words the parent used, and
+    whether the reply takes the parent's side on TR, are inputs of the reply-stance calibrator."""
+    from pipeline.classify import content_overlap
+    from pipeline.preprocess import features
+
+    parent, backing, tangent = features(nlp, ["The risk escalation process wastes hours every week.",
+                                              "Risk escalation wastes my hours too, every single week.",
+                                              "Anyone going to the union conference in June?"])
+    assert content_overlap(backing, parent) > 0.5 > content_overlap(tangent, parent) == 0.0
+    assert content_overlap(backing, None) == 0.0
+    coder = SupervisedCoder(codebook)
+    Z = coder._cue_matrix([backing, tangent], [parent, parent], codebook.values("reply_stance"), reply=True)
+    assert Z[0, -1] > Z[1, -1]  # the overlap column

@@ -15,12 +15,13 @@ Training lives in ``pipeline.train``.
 
 from .coders import THRESHOLD_GRID, MajorityCoder, RuleCoder, SupervisedCoder
 from .decisions import decide, explain
-from .features import SCHEMES, Targets, asks_question, cue_counts, featurize, rule_evidence, tfidf_transform
+from .features import (SCHEMES, Targets, asks_question, content_overlap, cue_counts, featurize, rule_evidence,
+                       tfidf_transform)
 from .recipes import RECIPES, make_coder, register
 from .segments import segments_for, segments_table, write_segments
 from .tables import classify_frame, labels_frame
 
 __all__ = ["SCHEMES", "THRESHOLD_GRID", "Targets", "RuleCoder", "SupervisedCoder", "MajorityCoder", "decide",
-           "explain", "asks_question", "cue_counts", "rule_evidence", "tfidf_transform", "featurize",
+           "explain", "asks_question", "content_overlap", "cue_counts", "rule_evidence", "tfidf_transform", "featurize",
            "RECIPES", "make_coder", "register", "segments_for", "segments_table", "write_segments",
            "classify_frame", "labels_frame"]

@@ -28,7 +28,7 @@ from sklearn.metrics import f1_score
 
 from ..codebook import Codebook
 from ..preprocess import UnitFeatures
-from .features import SCHEMES, Targets, asks_question, n_questions, rule_evidence, tfidf_transform
+from .features import SCHEMES, Targets, asks_question, content_overlap, n_questions, rule_evidence, tfidf_transform
 
 THRESHOLD_GRID = np.round(np.arange(0.1, 0.91, 0.05), 2)
 
@@ -172,7 +172,8 @@ class SupervisedCoder(BaseEstimator):
         polar = [i for i, v in enumerate(stance_codes) if v != cb.stances["stance_tr"].default]
         same = sum(mine[:, i] * theirs[:, i] for i in polar)
         opposite = sum(mine[:, i] * theirs[:, j] for i in polar for j in polar if i != j)
-        return np.hstack([own, qmark, np.log1p(theirs), np.column_stack([same, opposite])])
+        overlap = np.array([content_overlap(f, p) for f, p in zip(feats, parents)], dtype=float)
+        return np.hstack([own, qmark, np.log1p(theirs), np.column_stack([same, opposite, overlap])])
 
     def _base(self, y: np.ndarray, key: str = ""):
         if len(set(y.tolist())) < 2:

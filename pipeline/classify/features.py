@@ -112,3 +112,19 @@ def asks_question(f: UnitFeatures) -> bool:
 
 def n_questions(f: UnitFeatures) -> int:
     return sum(f.text[s:e].rstrip().endswith("?") for s, e in f.sents)
+
+
+def content_overlap(f: UnitFeatures, parent: UnitFeatures | None) -> float:
+    """Share of a reply's content lemmas (not stop words) that its parent also uses: replies that
+    take up the parent's claim (to back or dispute it) reuse its words; tangents do not."""
+    if parent is None:
+        return 0.0
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    mine = {lem for lem in f.lemmas if lem not in STOP_WORDS and lem.isalpha()}
+    if not mine:
+        return 0.0
+    theirs = parent.__dict__.get("_content_lemmas")
+    if theirs is None:
+        theirs = parent.__dict__["_content_lemmas"] = {lem for lem in parent.lemmas if lem not in STOP_WORDS}
+    return len(mine & theirs) / len(mine)
