@@ -111,7 +111,7 @@ def read_time_line(line: str, tz: str = DEFAULT_TZ, lang: str | None = None) -> 
 def _may_end_in_time(line: str) -> bool:
     """False when the line cannot end in a time (a digit, 'am'/'pm', 'a. m.', 'Uhr'); cheaper than _TIME_RE."""
     end = line.rstrip()[-2:]
-    return len(line) <= 120 and end != "" and (end[-1].isdigit() or end[-1] in "mMr" or end in ("m.", "M."))
+    return len(line) <= 120 and end != "" and (end[-1].isdigit() or end.lower() in ("am", "pm", "hr", "m."))
 
 
 def split_author_line(line: str, tz: str = DEFAULT_TZ) -> tuple[str | None, str] | None:
