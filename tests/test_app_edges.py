@@ -87,3 +87,17 @@ def test_evaluation_page_lists_every_evaluation(app_data):
     finally:
         shutil.rmtree(run / "evaluation_insample", ignore_errors=True)
         shutil.rmtree(run / "validation", ignore_errors=True)
+
+
+def test_page_registry_and_the_ctx_contract(monkeypatch):
+    import dataclasses
+
+    from ui import pages
+    from ui.state import Ctx
+
+    # Another engineer's page (ui/pages/validate.py) is written against these fields.
+    assert {"run_dir", "codebook", "codebook_path"} <= {f.name for f in dataclasses.fields(Ctx)}
+    monkeypatch.setitem(pages.PAGE_MODULES, "Later", "not_written_yet")
+    assert "Later" not in pages.available() and "Overview" in pages.available()
+    for title in pages.available():
+        assert callable(pages.load(title).render)
