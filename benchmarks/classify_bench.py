@@ -5,7 +5,8 @@
 
 Units are synthetic (benchmarks/synth.py resamples the seed threads; median ~40-60 words).
 Each worker process loads the model once and classifies chunks of ``--chunk`` units
-(pipeline.scale.classify_frame: spaCy features, text models, calibrators, evidence).
+(pipeline.classify.classify_frame, the one classify path of local, chunked and Dask runs: spaCy
+features and codebook patterns, text models, calibrators, segment evidence).
 Prints units/s and the peak resident memory of the parent and of the workers.
 """
 
@@ -27,7 +28,7 @@ def _work(args):
     start, n, seed, model, codebook = args
     from synth import synth_units_frame  # noqa: E402
 
-    from pipeline.scale import classify_frame
+    from pipeline.classify import classify_frame
 
     units = synth_units_frame(n, seed)  # each chunk generated on its own: nothing large held anywhere
     t0 = time.perf_counter()
@@ -45,8 +46,8 @@ def main() -> None:
     args = ap.parse_args()
     from joblib import Parallel, delayed
 
+    from pipeline.classify import classify_frame
     from pipeline.runs import CODEBOOK_PATH
-    from pipeline.scale import classify_frame
 
     # warm-up: load model and spaCy once in this process to report load time separately
     from synth import synth_units_frame
