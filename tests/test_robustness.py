@@ -359,7 +359,7 @@ def _other_codebook_model(tmp_path: Path) -> tuple[Path, list[str]]:
 def _other_codebook_given(tmp_path: Path) -> tuple[Path, list[str]]:
     codebook = tmp_path / "codebook.yaml"
     codebook.write_text(CODEBOOK_PATH.read_text(encoding="utf-8").replace(
-        "phrases: [caseload, workload,", "phrases: [caseload, workload, rota,", 1), encoding="utf-8")
+        "any: [no response, no reply,", "any: [no responses, no reply,", 1), encoding="utf-8")
     assert load_codebook(codebook).fingerprint != load_codebook(CODEBOOK_PATH).fingerprint
     return BUNDLED_MODEL, ["--codebook", str(codebook)]
 
@@ -435,7 +435,9 @@ def test_failing_classify_leaves_earlier_outputs(classified_run, tmp_path, monke
     def boom(*args, **kwargs):
         raise MemoryError("simulated: out of memory while classifying")
 
-    monkeypatch.setattr(pipeline.runs, "labels_frame", boom)
+    import pipeline.classify.tables
+
+    monkeypatch.setattr(pipeline.classify.tables, "labels_frame", boom)
     result = runner.invoke(app, ["classify", str(run), "--model", "rules"])
     assert isinstance(result.exception, MemoryError)
     assert digests(run) == before
