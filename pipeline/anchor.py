@@ -51,10 +51,46 @@ def normalise_time(timestamp: str | None) -> str:
     return "{}-{}-{}T{}:{}".format(*m.groups()) if m else normalise_text(timestamp)
 
 
+# Each byte of ASCII text as normalise_text sees it: the whitespace str.split() splits on
+# (\t \n \v \f \r, \x1c-\x1f and space) becomes a space and A-Z becomes a-z (str.casefold on ASCII).
+# Every character beyond ASCII that str.isspace() (and so str.split()) counts as whitespace.
+_NON_ASCII_SPACE_RE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_ASCII_SPACES = bytes(0x20 if i < 128 and chr(i).isspace() else i for i in range(256))
+_ASCII_FOLD = bytes(0x20 if chr(i).isspace() else ord(chr(i).casefold()) if i < 128 else i for i in range(256))
+
+
+def _normalised_utf8(text: str | None) -> bytes:
+    """``normalise_text(text).encode("utf-8", "surrogatepass")``, without the list of words for ASCII text.
+
+    Speed only (the same bytes): one ``bytes.translate`` folds case and whitespace, runs of spaces
+    are collapsed, and the ends stripped, which is what ``" ".join(text.casefold().split())`` does.
+    """
+    if not isinstance(text, str) or not text:
+        return b""
+    if text.isascii():
+        folded = text.encode("ascii").translate(_ASCII_FOLD)
+    else:
+        if not unicodedata.is_normalized("NFKC", text):  # the quick check is much cheaper than normalize
+            text = unicodedata.normalize("NFKC", text)
+        text = text.casefold()
+        if _NON_ASCII_SPACE_RE.search(text):  # rare: whitespace beyond ASCII that NFKC kept (U+0085, U+2028, ...)
+            return " ".join(text.split()).encode("utf-8", "surrogatepass")
+        # UTF-8 bytes of characters beyond ASCII are all >= 0x80: only ASCII whitespace is translated
+        folded = text.encode("utf-8", "surrogatepass").translate(_ASCII_SPACES)
+    while b"  " in folded:
+        folded = folded.replace(b"  ", b" ")
+    return folded.strip(b" ")
+
+
 def fingerprint(text: str | None, author: str | None = None, timestamp: str | None = None) -> str:
-    """16 hex digits of SHA-256 over the normalised text, author and minute."""
-    key = "\x1f".join((normalise_text(text), normalise_text(author), normalise_time(timestamp)))
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    """16 hex digits of SHA-256 over the normalised text, author and minute.
+
+    The key is ``"\x1f".join((normalise_text(text), normalise_text(author), normalise_time(timestamp)))``
+    encoded as UTF-8 (``surrogatepass``); it is built from the parts' bytes directly (same bytes).
+    """
+    key = b"\x1f".join((_normalised_utf8(text), _normalised_utf8(author),
+                        normalise_time(timestamp).encode("utf-8", "surrogatepass")))
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
 def fingerprints(units: pd.DataFrame) -> list[str]:
