@@ -20,30 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from pipeline import store
-from pipeline.cli import app
 from pipeline.errors import PipelineError
 from pipeline.runs import BUNDLED_MODEL
+from test_robustness import digests, invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "corpora" / "probation_blog" / "raw"
-runner = CliRunner()
-
-
-def invoke(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    return result
-
-
-def digests(folder: Path) -> dict[str, str]:
-    import hashlib
-
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".run.lock"}
 
 
 def model_copy(tmp_path: Path, name: str = "model") -> Path:

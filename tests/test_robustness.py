@@ -60,8 +60,9 @@ def invoke(*args: str):
 
 
 def digests(folder: Path) -> dict[str, str]:
+    """Every file's hash (the run folder's lock file is not an output)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".run.lock"}
 
 
 def problems_by_file(problems: list[dict]) -> dict[str, list[dict]]:
