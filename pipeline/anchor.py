@@ -53,8 +53,6 @@ def normalise_time(timestamp: str | None) -> str:
 
 # Each byte of ASCII text as normalise_text sees it: the whitespace str.split() splits on
 # (\t \n \v \f \r, \x1c-\x1f and space) becomes a space and A-Z becomes a-z (str.casefold on ASCII).
-# Every character beyond ASCII that str.isspace() (and so str.split()) counts as whitespace.
-_NON_ASCII_SPACE_RE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _ASCII_SPACES = bytes(0x20 if i < 128 and chr(i).isspace() else i for i in range(256))
 _ASCII_FOLD = bytes(0x20 if chr(i).isspace() else ord(chr(i).casefold()) if i < 128 else i for i in range(256))
 
@@ -70,12 +68,17 @@ def _normalised_utf8(text: str | None) -> bytes:
     if text.isascii():
         folded = text.encode("ascii").translate(_ASCII_FOLD)
     else:
-        if not unicodedata.is_normalized("NFKC", text):  # the quick check is much cheaper than normalize
-            text = unicodedata.normalize("NFKC", text)
+        if not unicodedata.is_normalized("NFKC", text):  # the check is much cheaper than normalize
+            # No-break spaces and ellipses are most of what needs NFKC in blog text: replaced by their
+            # compatibility decompositions, the text is compatibility-equivalent to the original, so when
+            # it is then normalised it is the original's NFKC form.
+            simpler = text.replace("\xa0", " ").replace("\u2026", "...")
+            text = simpler if unicodedata.is_normalized("NFKC", simpler) else unicodedata.normalize("NFKC", text)
         text = text.casefold()
-        if _NON_ASCII_SPACE_RE.search(text):  # rare: whitespace beyond ASCII that NFKC kept (U+0085, U+2028, ...)
-            return " ".join(text.split()).encode("utf-8", "surrogatepass")
-        # UTF-8 bytes of characters beyond ASCII are all >= 0x80: only ASCII whitespace is translated
+        if "\x85" in text or "\u1680" in text or "\u2028" in text or "\u2029" in text:
+            return " ".join(text.split()).encode("utf-8", "surrogatepass")  # rare: whitespace NFKC keeps
+        # NFKC made every other whitespace character beyond ASCII a space; the UTF-8 bytes of characters
+        # beyond ASCII are all >= 0x80, so only ASCII whitespace is translated
         folded = text.encode("utf-8", "surrogatepass").translate(_ASCII_SPACES)
     while b"  " in folded:
         folded = folded.replace(b"  ", b" ")

@@ -247,13 +247,14 @@ def _string_array(values: list) -> pa.Array:
 def _units_table(threads: list[ParsedThread]) -> pa.Table:
     """Column by column: the same table as ``pa.Table.from_pylist`` of one dict per unit, several times faster."""
     units = [u for t in threads for u in t.units]
-    arrays = []
-    for f in UNITS_SCHEMA:
-        if f.name == "fingerprint":  # content hash that labels are anchored to (pipeline/anchor.py)
-            arrays.append(pa.array([fingerprint(u.text, u.author, u.timestamp) for u in units], type=f.type))
-            continue
-        values = list(map(attrgetter(_UNIT_ATTRS.get(f.name, f.name)), units))
-        arrays.append(_string_array(values) if f.name in ("text", "own_text") else pa.array(values, type=f.type))
+    names = [f.name for f in UNITS_SCHEMA if f.name != "fingerprint"]
+    # one pass over the units gives a tuple per unit; zip(*rows) turns them into columns
+    rows = list(map(attrgetter(*(_UNIT_ATTRS.get(n, n) for n in names)), units))
+    columns = dict(zip(names, map(list, zip(*rows)))) if rows else {n: [] for n in names}
+    # content hash that labels are anchored to (pipeline/anchor.py)
+    columns["fingerprint"] = list(map(fingerprint, columns["text"], columns["author"], columns["timestamp"]))
+    arrays = [_string_array(columns[f.name]) if f.name in ("text", "own_text") else pa.array(columns[f.name], type=f.type)
+              for f in UNITS_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=UNITS_SCHEMA)
 
 

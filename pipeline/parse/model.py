@@ -49,6 +49,32 @@ def _may_hold_url(text: str) -> bool:
     return "://" in text or "ww" in text or "wW" in text or "Ww" in text or "WW" in text
 
 
+# URL_RE without IGNORECASE, run on lower-cased ASCII text: for ASCII the two find the same spans
+# (lower() keeps every position, and the only case pairs are A-Z/a-z).
+_URL_LOWER_RE = re.compile(URL_RE.pattern)
+
+
+def find_urls(text: str) -> tuple[list[str], bool]:
+    """``(URL_RE.findall(text), the text is only URLs and whitespace)``, cheaper than the two regex passes."""
+    if text.isascii():
+        low = text.lower()
+        if "://" not in text and "www." not in low:
+            return [], False
+        spans = [m.span() for m in _URL_LOWER_RE.finditer(low)]
+    elif _may_hold_url(text):
+        spans = [m.span() for m in URL_RE.finditer(text)]
+    else:
+        return [], False
+    if not spans:
+        return [], False
+    rest, last = [], 0  # what URL_RE.sub("", text) leaves
+    for start, end in spans:
+        rest.append(text[last:start])
+        last = end
+    rest.append(text[last:])
+    return [text[start:end] for start, end in spans], not "".join(rest).strip()
+
+
 @lru_cache(maxsize=1024)
 def _names_re(names: frozenset[str]) -> re.Pattern:
     return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
@@ -59,12 +85,24 @@ def _names_re(names: frozenset[str]) -> re.Pattern:
 _ASCII_SPACE_TABLE = bytes(0x20 if chr(i).isspace() else 0x78 for i in range(256))
 
 
+# The same for UTF-8 bytes: only ASCII whitespace is a space (bytes >= 0x80 belong to other characters).
+_UTF8_SPACE_TABLE = bytes(0x20 if i < 128 and chr(i).isspace() else 0x78 for i in range(256))
+# Whitespace beyond ASCII other than the no-break space (which is made a plain space first).
+_RARE_SPACES = tuple(c for c in map(chr, range(128, 0x3001)) if c.isspace() and c != "\xa0")
+
+
 def word_count(text: str) -> int:
-    """``len(text.split())``, faster for ASCII text."""
+    """``len(text.split())``, without building the list of words."""
     if text.isascii():
         marks = text.encode("ascii").translate(_ASCII_SPACE_TABLE)
-        return marks.count(b" x") + (marks[:1] == b"x")
-    return len(text.split())
+    else:
+        if "\xa0" in text:
+            text = text.replace("\xa0", " ")
+        for space in _RARE_SPACES:
+            if space in text:
+                return len(text.split())
+        marks = text.encode("utf-8", "surrogatepass").translate(_UTF8_SPACE_TABLE)
+    return marks.count(b" x") + (marks[:1] == b"x")
 
 
 @dataclass
@@ -143,7 +181,8 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
         else:
             inner = text[opened + 1:pos]
             whole_line = not text[line_start:opened].strip() and not text[pos + 1:line_end].strip(" ?!.,:;")
-            if len(inner.split()) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
+            # split(None, n) stops after n words: it has n parts exactly when there are at least n words
+            if len(inner.split(None, MIN_QUOTE_WORDS)) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
                 spans.append((opened, pos + 1))
             opened = None
     return spans
@@ -222,9 +261,8 @@ def finish(thread: ParsedThread, *, host_names: tuple[str, ...] = DEFAULT_HOST_N
     for pos, unit in enumerate(thread.units):
         unit.position = pos
         unit.text = unit.text.strip()
-        unit.urls = URL_RE.findall(unit.text) if _may_hold_url(unit.text) else []
+        unit.urls, unit.link_only = find_urls(unit.text)  # link_only: nothing but URLs and whitespace
         unit.quoted_text, unit.own_text = split_quotes(unit.text)
-        unit.link_only = bool(unit.urls) and not URL_RE.sub("", unit.text).strip()
         # Posts cannot answer comments, so times in a post ('At 12.02 ...') are not mentions.
         if unit.kind in ("comment", "reply"):
             unit.mentions = find_mentions(unit.own_text, names - {unit.author} if unit.author else names_for_anonymous)
