@@ -24,12 +24,9 @@ import pyarrow as pa
 
 from ..anchor import fingerprint
 from ..errors import Code, PipelineError, Problem
-from .atom import parse_atom
 from .dates import DEFAULT_TZ, zone
-from .export import MANIFEST, is_export, parse_collected, parse_export
-from .markup import parse_html
 from .model import KINDS, ParsedThread, Unit, finish
-from .source import DEFAULT_MAX_BYTES, read_text
+from .source import DEFAULT_MAX_BYTES, MANIFEST, read_text
 from .tabular import parse_csv, parse_jsonl
 from .text import detect_layout, parse_text
 
@@ -54,6 +51,20 @@ UNITS_SCHEMA = pa.schema([
     ("word_count", pa.int64()), ("confidence", pa.string()), ("confidence_note", pa.string()),
     ("source_line", pa.int64()), ("fingerprint", pa.string()),
 ])
+
+
+# The HTML, Atom and export readers need BeautifulSoup and lxml (0.1 s to import); they are imported
+# when a file needs them, so a run over text, CSV or JSONL files never loads them.
+_LAZY = {"parse_atom": ".atom", "parse_html": ".markup", "is_export": ".export", "parse_collected": ".export",
+         "parse_export": ".export"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -96,11 +107,17 @@ def parse_string(text: str, *, kind: str = "text", thread_id: str = "t", source_
     if kind == "text":
         threads = [parse_text(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "html":
+        from .markup import parse_html
+
         threads = [parse_html(text, thread_id=thread_id, source_file=source_file, tz=tz)]
-    elif kind == "atom" and is_export(text[:65536].encode("utf-8", "replace")):  # an uploaded export
-        threads = parse_export(io.BytesIO(text.encode("utf-8", "surrogatepass")), source_file=source_file, tz=tz)
     elif kind == "atom":
-        threads = [parse_atom(text, thread_id=thread_id, source_file=source_file, tz=tz)]
+        from .atom import parse_atom
+        from .export import is_export, parse_export
+
+        if is_export(text[:65536].encode("utf-8", "replace")):  # an uploaded export
+            threads = parse_export(io.BytesIO(text.encode("utf-8", "surrogatepass")), source_file=source_file, tz=tz)
+        else:
+            threads = [parse_atom(text, thread_id=thread_id, source_file=source_file, tz=tz)]
     elif kind == "csv":
         threads = parse_csv(text, source_file=source_file, tz=tz)
     elif kind == "jsonl":
@@ -115,6 +132,8 @@ def parse_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, tz: str = DEFA
                include_pages: bool = False) -> tuple[list[ParsedThread], list[Problem]]:
     if path.name == MANIFEST or (path.suffix.lower() in (".xml", ".atom") and _sniff_export(path)):
         # a whole blog: streamed from the file (an export can be tens of MB), never read whole
+        from .export import parse_collected, parse_export
+
         reader = parse_collected if path.name == MANIFEST else parse_export
         threads = [finish(t) for t in reader(path, include_pages=include_pages, tz=tz)]
         return threads, [p for t in threads for p in t.problems]
@@ -130,6 +149,8 @@ def parse_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, tz: str = DEFA
 
 
 def _sniff_export(path: Path) -> bool:
+    from .export import is_export
+
     try:
         with path.open("rb") as f:
             return is_export(f.read(65536))
@@ -158,6 +179,11 @@ def _gc_paused() -> Iterator[None]:
     Parsing keeps hundreds of thousands of small records alive, and each automatic collection
     walks all of them again: on a 100 MB corpus that was a third of the run.  The records hold
     no reference cycles, so nothing is left uncollected; the previous setting is restored.
+
+    On the way out, the objects made meanwhile (the records, which live on) are moved to the oldest
+    generation, as if they had survived the young ones' collections, rather than walked again by
+    them at the next allocations (``gc.freeze()`` then ``gc.unfreeze()``; skipped when something
+    else has frozen objects).  Nothing becomes uncollectable: full collections still see them.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -165,6 +191,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

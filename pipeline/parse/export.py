@@ -27,12 +27,12 @@ from . import xmlsafe
 from .atom import ATOM, Entry, comment_of, read_entry, sort_key
 from .dates import DEFAULT_TZ
 from .model import ParsedThread, add_comment_tree
+from .source import MANIFEST
 from .text import _add_post
 
 # Only an export holds these kinds (a comment feed may say kind#comment); the template and settings come first.
 EXPORT_MARKERS = tuple(b"schemas.google.com/blogger/2008/kind#" + k for k in (b"post", b"page", b"settings", b"template")) \
     + (b"schemas.google.com/blogger/2018",)
-MANIFEST = "collect.json"
 _SLUG_RE = re.compile(r"[^\w.-]+")
 _DRAFTS = "drafts"  # counted with the skipped entries, reported apart: drafts are kept
 _PAGES = "pages (give --include-pages to read them)"

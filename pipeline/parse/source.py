@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import Code, PipelineError, Problem
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: larger files are refused with advice to split them
+MANIFEST = "collect.json"  # the file `collect` writes beside the feeds it saved (pipeline/parse/export.py)
 
 
 def read_text(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, list[Problem]]:
