@@ -51,10 +51,13 @@ def normalise_time(timestamp: str | None) -> str:
     return "{}-{}-{}T{}:{}".format(*m.groups()) if m else normalise_text(timestamp)
 
 
-# Each byte of ASCII text as normalise_text sees it: the whitespace str.split() splits on
-# (\t \n \v \f \r, \x1c-\x1f and space) becomes a space and A-Z becomes a-z (str.casefold on ASCII).
+# Each ASCII byte of UTF-8 text as normalise_text sees it: the whitespace str.split() splits on
+# (\t \n \v \f \r, \x1c-\x1f and space) becomes a space and A-Z becomes a-z (str.casefold on ASCII);
+# bytes >= 0x80 (parts of the characters beyond ASCII) are left alone.
 _ASCII_SPACES = bytes(0x20 if i < 128 and chr(i).isspace() else i for i in range(256))
-_ASCII_FOLD = bytes(0x20 if chr(i).isspace() else ord(chr(i).casefold()) if i < 128 else i for i in range(256))
+_ASCII_FOLD = bytes(0x20 if i < 128 and chr(i).isspace() else ord(chr(i).casefold()) if i < 128 else i
+                    for i in range(256))
+_ASCII_BYTES = bytes(range(128))
 
 
 def _normalised_utf8(text: str | None) -> bytes:
@@ -74,12 +77,19 @@ def _normalised_utf8(text: str | None) -> bytes:
             # it is then normalised it is the original's NFKC form.
             simpler = text.replace("\xa0", " ").replace("\u2026", "...")
             text = simpler if unicodedata.is_normalized("NFKC", simpler) else unicodedata.normalize("NFKC", text)
-        text = text.casefold()
-        if "\x85" in text or "\u1680" in text or "\u2028" in text or "\u2029" in text:
-            return " ".join(text.split()).encode("utf-8", "surrogatepass")  # rare: whitespace NFKC keeps
-        # NFKC made every other whitespace character beyond ASCII a space; the UTF-8 bytes of characters
-        # beyond ASCII are all >= 0x80, so only ASCII whitespace is translated
-        folded = text.encode("utf-8", "surrogatepass").translate(_ASCII_SPACES)
+        encoded = text.encode("utf-8", "surrogatepass")
+        # The characters beyond ASCII, in order (deleting ASCII bytes keeps each multi-byte sequence whole):
+        # in blog text mostly quotes, dashes and '£', which case folding leaves as they are.
+        beyond = encoded.translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+        if "\x85" in beyond or "\u1680" in beyond or "\u2028" in beyond or "\u2029" in beyond:
+            return " ".join(text.casefold().split()).encode("utf-8", "surrogatepass")  # rare: whitespace NFKC keeps
+        # NFKC made every other whitespace character beyond ASCII a space, so only ASCII whitespace is left to
+        # translate.  casefold() maps each character on its own, and no character's folding starts with the
+        # character itself: when the characters beyond ASCII fold to themselves, casefold() only lowers A-Z.
+        if beyond.casefold() == beyond:
+            folded = encoded.translate(_ASCII_FOLD)
+        else:
+            folded = text.casefold().encode("utf-8", "surrogatepass").translate(_ASCII_SPACES)
     while b"  " in folded:
         folded = folded.replace(b"  ", b" ")
     return folded.strip(b" ")
