@@ -321,6 +321,10 @@ def test_annotation_is_saved_and_survives_a_restart(app_data):
     row = saved[saved["unit_id"] == first].iloc[0]
     assert list(row["themes"]) == ["blame_culture", "workload"] and row["stance_tr"] == "against"
     assert row["reply_stance"] == "deny" and row["note"] == "answers c2 <b>"
+    from pipeline.store import read_parquet
+
+    units = read_parquet(app_data["run"] / "units.parquet").set_index("unit_id")
+    assert row["fingerprint"] == units.at[first, "fingerprint"]  # the label records the text it was made on
     assert plain(at.subheader[0].value) != f"Unit {first}"  # moved on to the next unit
 
     restarted = _annotate(new_app(), "tester")  # a new session: resumes after the saved unit
@@ -445,3 +449,20 @@ def test_missing_run_directory_is_an_error(app_data):
     at = new_app()
     at.sidebar.text_input(key="run_other").set_value("/nonexistent/run").run()
     assert any("not a run directory" in plain(e.value) for e in at.error)
+
+
+def test_labels_whose_text_changed_are_left_out_and_reported(app_data, tmp_path):
+    """A gold label made on other text (its fingerprint is not this unit's) is never shown on this unit."""
+    labels = [json.loads(x) for x in app_data["labels"].read_text().splitlines() if x.strip()]
+    moved = next(r for r in labels if r["annotator"] == "gold")
+    edited = tmp_path / "labels.jsonl"
+    edited.write_text("\n".join(json.dumps(dict(r, fingerprint="0" * 16) if r is moved else r) for r in labels)
+                      + "\n")
+    os.environ["PROBATION_TR_LABELS"] = str(edited)
+    try:
+        at = new_app()
+        no_exception(at)
+        warnings = " ".join(w.value for w in at.sidebar.warning)
+        assert "not shown" in warnings and moved["unit_id"] in plain(warnings)
+    finally:
+        os.environ["PROBATION_TR_LABELS"] = str(app_data["labels"])

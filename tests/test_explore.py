@@ -352,9 +352,14 @@ def test_uncertainty_and_queue(cb):
     u = ex.uncertainty(df, cb)
     assert u.iloc[1] == pytest.approx(1.0) and u.iloc[0] < 0.2
     assert ex.uncertainty(df, cb, {a: 0.99}).iloc[0] == pytest.approx(1.0)  # at its threshold
-    assert ex.annotation_queue(df, cb)[0] == "t/c2"
-    assert ex.annotation_queue(df, cb, done={"t/c2"})[0] != "t/c2"  # resume: labelled units drop out
+    assert ex.annotation_queue(df, cb, order="uncertain")[0] == "t/c2"
+    assert ex.annotation_queue(df, cb, order="uncertain", done={"t/c2"})[0] != "t/c2"  # resume: labelled drop out
     assert "t/c2" in ex.annotation_queue(df, cb, done={"t/c2"}, include_done=True)
+    # the default is a random order, fixed by the seed and independent of the table's row order
+    rnd = ex.annotation_queue(df, cb, seed=7)
+    assert sorted(rnd) == ["t/c1", "t/c2", "u/c1"] and rnd == ex.annotation_queue(df.iloc[::-1], cb, seed=7)
+    assert len({tuple(ex.annotation_queue(df, cb, seed=s)) for s in range(20)}) > 1
+    assert "t/c2" not in ex.annotation_queue(df, cb, done={"t/c2"})
     assert ex.annotation_queue(df, cb, order="thread") == ["t/c1", "t/c2", "u/c1"]
     assert ex.annotation_queue(df, cb, order="thread", thread="u") == ["u/c1"]
 

@@ -62,6 +62,20 @@ def get_labels_file(path: str, mtime: int, codebook_path: str, codebook_mtime: i
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def get_anchored_labels(sig: tuple, path: str, mtime: int, codebook_path: str, codebook_mtime: int,
+                        _units: pd.DataFrame) -> tuple[pd.DataFrame | None, dict | None]:
+    """The labels file's labels on the run's units by content (pipeline/anchor.py): labels whose text
+    moved follow it, labels whose text changed or is gone are left out and reported."""
+    from pipeline.anchor import anchor_labels
+
+    labels = get_labels_file(path, mtime, codebook_path, codebook_mtime)
+    if labels is None or "fingerprint" not in _units:
+        return labels, None
+    anchored, report = anchor_labels(labels, _units[["unit_id", "fingerprint"]])
+    return anchored, report.to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def get_evaluation(path: str, mtime: int) -> dict | None:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

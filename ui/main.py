@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pipeline import explore as ex
@@ -10,7 +12,7 @@ from pipeline.paths import BUNDLED_MODEL, default_codebook, default_corpus, defa
 
 from . import pages
 from .build import build_run_ui, upload_run
-from .loaders import get_codebook, get_labels_file, get_pseudonymiser, get_run
+from .loaders import get_anchored_labels, get_codebook, get_pseudonymiser, get_run
 from .sidebar import set_run, sidebar_ui
 from .state import Ctx, _mtime, keep_widget_state, md
 
@@ -44,6 +46,20 @@ def _offer_recode(run, model_df) -> None:
         st.rerun()
 
 
+def _anchor_notice(labels_path: Path, anchor: dict | None) -> None:
+    """Say when labels followed their text to new ids, or were left out because their text changed."""
+    if not anchor:
+        return
+    counts = anchor["counts"]
+    lost = sorted(set(anchor["changed"]) | set(anchor["orphaned"]))
+    if lost:
+        st.sidebar.warning(f"{counts['changed'] + counts['orphaned']} labels in {md(labels_path.name)} were made on "
+                           f"text this run no longer holds and are not shown: {md(', '.join(lost[:8]))}"
+                           f"{' ...' if len(lost) > 8 else ''}. `python -m pipeline labels check` lists them.")
+    if counts["moved"]:
+        st.sidebar.info(f"{counts['moved']} labels followed their text to new unit ids.")
+
+
 def main() -> None:
     st.set_page_config(page_title="Probation TR explorer", layout="wide")
     keep_widget_state()
@@ -67,7 +83,9 @@ def main() -> None:
     data = get_run(sig, str(run), str(codebook_path), codebook_mtime)
     model_df = data["units"]
     labels_path = choices["labels_path"]
-    labels_all = get_labels_file(str(labels_path), _mtime(labels_path), str(codebook_path), codebook_mtime)
+    labels_all, anchor = get_anchored_labels(sig, str(labels_path), _mtime(labels_path), str(codebook_path),
+                                             codebook_mtime, model_df)
+    _anchor_notice(labels_path, anchor)
     gold = None
     if labels_all is not None and len(labels_all):
         g = labels_all[labels_all["annotator"] == "gold"]

@@ -34,7 +34,7 @@ from .exports import (EXPORT_COLUMNS, FORMATS, export_bytes, export_frame, expor
 from .filters import SORTS, Filters, filter_mask, filter_units, page_slice, sort_units, sorted_positions
 from .markup import badge_html, chip_html, highlight_html, labels_html, md_escape, thread_tree_html
 from .pseudonyms import ANONYMOUS, Pseudonymiser, collect_names, is_name_mention, run_pseudonymiser, trie_regex
-from .queue import annotation_queue, uncertainty
+from .queue import QUEUE_ORDERS, annotation_queue, uncertainty
 from .refiqda import qda_guid, qda_source_text, refi_qda_project
 from .stats import (FREQ_NAMES, MILESTONES, cooccurrence, cooccurrence_long, date_basis, date_caption,
                     milestones_frame, stance_by_theme, theme_prevalence, time_series)

@@ -18,7 +18,7 @@ from ..schema import SCHEMES, theme_col
 # Columns read from units.parquet for the main table; list columns are slow to decode and are
 # read on demand (mentions for pseudonyms, quoted_text/urls for exports).
 UNIT_COLUMNS = ("unit_id", "thread_id", "kind", "parent_id", "depth", "position", "author", "timestamp", "text",
-                "own_text", "word_count", "confidence", "confidence_note", "link_only")
+                "own_text", "word_count", "confidence", "confidence_note", "link_only", "fingerprint")
 
 def _existing_columns(path: Path, wanted: Iterable[str]) -> list[str]:
     names = set(_schema_names(path))

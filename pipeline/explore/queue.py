@@ -1,4 +1,8 @@
-"""The annotation queue: which unit to label next (most uncertain first, or thread by thread)."""
+"""The annotation queue: which unit to label next (in random order, thread by thread, or most uncertain first).
+
+Random order is the default: simulated on the seed threads (README, "Active learning, measured"),
+choosing the units the model is least sure of never beat a random choice for themes and only tied
+it for stance, and a random sample keeps the labels usable as an unbiased check of the model."""
 
 from __future__ import annotations
 
@@ -32,10 +36,14 @@ def uncertainty(df: pd.DataFrame, codebook: Codebook, thresholds: dict[str, floa
     return pd.Series(np.clip(u, 0, 1), index=df.index, name="uncertainty")
 
 
-def annotation_queue(df: pd.DataFrame, codebook: Codebook, *, done: Iterable[str] = (), order: str = "uncertain",
+QUEUE_ORDERS = ("random", "thread", "uncertain")
+
+
+def annotation_queue(df: pd.DataFrame, codebook: Codebook, *, done: Iterable[str] = (), order: str = "random",
                      thread: str | None = None, include_done: bool = False,
-                     thresholds: dict[str, float] | None = None) -> list[str]:
-    """Unit ids to label next: most uncertain first, or thread by thread in reading order.
+                     thresholds: dict[str, float] | None = None, seed: int = 0) -> list[str]:
+    """Unit ids to label next: in a random order fixed by ``seed`` (the same on every visit),
+    thread by thread in reading order, or most uncertain first.
 
     Units already labelled by the annotator (``done``) are left out unless ``include_done``,
     so reopening the app resumes where the annotator stopped.
@@ -47,6 +55,9 @@ def annotation_queue(df: pd.DataFrame, codebook: Codebook, *, done: Iterable[str
         u = uncertainty(sub, codebook, thresholds)
         sub = sub.assign(_u=u.to_numpy()).sort_values(["_u", "thread_id", "position"], ascending=[False, True, True],
                                                     kind="stable")
+    elif order == "random":
+        ids = np.sort(sub["unit_id"].to_numpy(dtype=str))  # the order depends on the ids, not on the table's
+        return np.random.default_rng(seed).permutation(ids).tolist()
     else:
         sub = sub.sort_values(["thread_id", "position"], kind="stable")
     return sub["unit_id"].tolist()

@@ -1,6 +1,8 @@
-"""Annotate: label units one by one (most uncertain first) into the append-only annotations file."""
+"""Annotate: label units one by one (random order by default) into the append-only annotations file."""
 
 from __future__ import annotations
+
+import zlib
 
 import pandas as pd
 import streamlit as st
@@ -35,8 +37,10 @@ def render(ctx: Ctx) -> None:
     st.caption(f"Annotator **{ex.md_escape(ctx.annotator)}** · labels saved to `{ctx.annotations_path}` "
                f"as soon as you press Save · {len(done)} units labelled so far.")
     c1, c2, c3, c4 = st.columns([2, 2, 2, 2])
-    order = c1.radio("Queue", ["uncertain", "thread"], key="ann_order", horizontal=True,
-                     format_func={"uncertain": "most uncertain first", "thread": "by thread"}.get)
+    order = c1.radio("Queue", list(ex.QUEUE_ORDERS), key="ann_order", horizontal=True,
+                     format_func={"random": "random", "uncertain": "most uncertain first", "thread": "by thread"}.get,
+                     help="Random by default: on the seed threads, picking the most uncertain units never beat a "
+                          "random pick (README, 'Active learning, measured').")
     thread = None
     if order == "thread":
         ids = ctx.threads["thread_id"].tolist()
@@ -45,7 +49,8 @@ def render(ctx: Ctx) -> None:
     prefill = c4.checkbox("Start from the model's codes", key="ann_prefill",
                           help="Off by default to avoid anchoring on the model.")
     queue = ex.annotation_queue(ctx.model_df, cb, done=done, order=order, thread=thread, include_done=include_done,
-                                thresholds=model_thresholds(str(ctx.run_dir), ctx.sig))
+                                thresholds=model_thresholds(str(ctx.run_dir), ctx.sig),
+                                seed=zlib.crc32(ctx.annotator.encode()))  # each annotator's own fixed order
     skipped = [u for u in st.session_state.get("ann_skipped", []) if u in set(queue)]
     queue = [u for u in queue if u not in set(skipped)] + skipped
     current = st.session_state.get("ann_current")
@@ -90,7 +95,8 @@ def render(ctx: Ctx) -> None:
             saved = st.form_submit_button("Save label", type="primary")
         if saved:
             rec = store.add({"unit_id": current, "annotator": ctx.annotator, "themes": themes, "stance_tr": s_tr,
-                             "reply_stance": s_rs, "note": note.strip() or None})
+                             "reply_stance": s_rs, "note": note.strip() or None,
+                             "fingerprint": row.get("fingerprint")})  # the text this label was made on
             st.session_state["ann_last"] = rec["unit_id"]
             st.session_state.pop("ann_current", None)
             st.toast(f"Saved {md(current)}")
