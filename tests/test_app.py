@@ -466,3 +466,21 @@ def test_labels_whose_text_changed_are_left_out_and_reported(app_data, tmp_path)
         assert "not shown" in warnings and moved["unit_id"] in plain(warnings)
     finally:
         os.environ["PROBATION_TR_LABELS"] = str(app_data["labels"])
+
+
+def test_overview_shows_validated_prevalence_beside_the_raw_share(app_data):
+    folder = app_data["run"] / "validation_test"
+    folder.mkdir()
+    (folder / "validation.json").write_text(json.dumps({
+        "kind": "validation", "n": 80,
+        "themes": {"workload": {"prevalence": {"model": 0.25, "corrected": 0.31, "ci": [0.24, 0.38]}}}}))
+    try:
+        at = new_app("Overview")
+        no_exception(at)
+        assert any(s.value == "Theme prevalence, validated" for s in at.subheader)
+        table = next(d.value for d in at.dataframe if "corrected share" in d.value.columns)
+        row = table.iloc[0]
+        assert row["model share"] == 0.25 and row["corrected share"] == 0.31 and row["95% CI high"] == 0.38
+        assert any("blind sample of 80" in c.value for c in at.caption)
+    finally:
+        shutil.rmtree(folder)

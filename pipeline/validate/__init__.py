@@ -36,3 +36,20 @@ def latest_validation(run_dir: Path | str) -> dict | None:
         return None
     _, path, data = max(found)
     return {**data, "path": path}
+
+
+def corrected_prevalence(validation: dict, codebook) -> "pd.DataFrame":
+    """One row per theme of a validation: the model's raw share beside the corrected share and its 95%
+    interval, for the Overview (shares in 0-1)."""
+    import pandas as pd
+
+    rows = []
+    for code in codebook.theme_names:
+        pv = ((validation.get("themes") or {}).get(code) or {}).get("prevalence")
+        if pv:
+            lo, hi = pv.get("ci") or (None, None)
+            rows.append({"code": code, "label": codebook.themes[code].label, "model share": pv.get("model"),
+                         "corrected share": pv.get("corrected"), "95% CI low": lo, "95% CI high": hi})
+    return pd.DataFrame(rows, columns=["code", "label", "model share", "corrected share", "95% CI low",
+                                       "95% CI high"])
+

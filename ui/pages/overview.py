@@ -27,12 +27,31 @@ def render(ctx: Ctx) -> None:
         col.metric(label, f"{counts[key]:,}")
     if counts["low_confidence"]:
         st.caption(f"{counts['low_confidence']} units have low-confidence structure (flat layout boundaries).")
+    validated_prevalence(ctx)
     charts(ctx)
     warnings = (ctx.report or {}).get("warnings") or []
     skipped = (ctx.report or {}).get("skipped") or []
     if warnings or skipped:
         with st.expander(f"Parse warnings ({len(warnings)}) and skipped files ({len(skipped)})"):
             st.dataframe(pd.DataFrame(warnings + skipped), hide_index=True, width="stretch")
+
+
+def validated_prevalence(ctx: Ctx) -> None:
+    """The run's latest validation: each theme's share corrected for the model's errors, with its interval."""
+    from pipeline.validate import corrected_prevalence, latest_validation
+
+    validation = latest_validation(ctx.run_dir)
+    if not validation:
+        return
+    table = corrected_prevalence(validation, ctx.codebook)
+    if not len(table):
+        return
+    st.subheader("Theme prevalence, validated")
+    st.caption(f"Corrected for the model's errors on a blind sample of {validation.get('n')} hand-coded units "
+               f"(stratified estimator, 95% intervals; validation {md(validation['path'])}). The charts below show "
+               "the model's raw codes" + (" of the filtered units." if ctx.source == "model" else "."))
+    st.dataframe(table.drop(columns=["code"]), hide_index=True, column_config={
+        c: st.column_config.NumberColumn(c, format="percent") for c in table.columns if c not in ("code", "label")})
 
 
 @st.fragment
