@@ -104,8 +104,13 @@ def export_bytes(run: Path | str, df: pd.DataFrame, codebook: Codebook, fmt: str
         raise ValueError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
     pseudo = pseudonymiser if pseudonymiser else None
     if fmt == "qdpx":
+        segments = None
+        if source == "model" and (run.path / "labels.parquet").exists():  # human labels carry no segments
+            from ..classify.segments import segments_for
+
+            segments = segments_for(run.path)
         return refi_qda_project(df, codebook, project_name=f"Probation TR: {run.name}", source=source,
-                                pseudonymiser=pseudo, created=run.created(), user=coder or source)
+                                pseudonymiser=pseudo, created=run.created(), user=coder or source, segments=segments)
     ids = df["unit_id"].tolist()
     extra = {}
     for table, col in EXPORT_EXTRAS:

@@ -31,6 +31,22 @@ def _xml_text(s: str | None) -> str:
     return _XML_BAD.sub("", s or "")
 
 
+def _offset_map(text: str | None, pseudo: Pseudonymiser | None):
+    """An offset in a unit's original ``text`` -> the offset in the text written to the source file
+    (names pseudonymised, XML-invalid characters dropped)."""
+    text = text or ""
+    if pseudo:
+        text, remap = pseudo.text_and_offsets(text)
+    else:
+        remap = None
+    bad = np.array([m.start() for m in _XML_BAD.finditer(text)], dtype=np.int64)
+
+    def to_source(i: int) -> int:
+        j = remap(i) if remap else i
+        return j - int(np.searchsorted(bad, j, side="left"))
+    return to_source
+
+
 def qda_source_text(units: pd.DataFrame) -> tuple[str, list[tuple[str, int, int]]]:
     """One thread's plain text for a QDA tool: a header line and the text of each unit.
 
@@ -52,9 +68,23 @@ def qda_source_text(units: pd.DataFrame) -> tuple[str, list[tuple[str, int, int]
     return "".join(parts), spans
 
 
+def _segment_ranges(segments: pd.DataFrame | None, theme_names: list[str]) -> dict[str, list[tuple[str, int, int]]]:
+    """unit_id -> [(theme, start, end)] of its coded own-words segments (offsets into ``text``)."""
+    if segments is None or not len(segments):
+        return {}
+    seg = segments[~segments["quoted"].astype(bool) & (segments["start"] >= 0) & (segments["end"] > segments["start"])
+                   & segments["code"].isin(theme_names)]
+    seg = seg.drop_duplicates(["unit_id", "code", "start", "end"]).sort_values(["unit_id", "start", "code"])
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    for uid, code, a, b in zip(seg["unit_id"], seg["code"], seg["start"], seg["end"]):
+        out.setdefault(uid, []).append((code, int(a), int(b)))
+    return out
+
+
 def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str = "Probation TR coding",
                      source: str = "model", pseudonymiser: Pseudonymiser | None = None,
-                     created: str | None = None, user: str = "probation_tr") -> bytes:
+                     created: str | None = None, user: str = "probation_tr",
+                     segments: pd.DataFrame | None = None) -> bytes:
     """A REFI-QDA 1.5 project (``.qdpx``: a zip holding ``project.qde`` and ``sources/*.txt``).
 
     * CodeBook: one codable Code per theme; one non-codable parent Code per stance scheme with a
@@ -62,7 +92,11 @@ def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str 
     * Sources: one TextSource per thread (``plainTextPath="internal://<guid>.txt"``, the file in
       ``sources/``), holding the chosen units in reading order.
     * One PlainTextSelection per unit (startPosition/endPosition: character offsets of the unit's
-      text in the source), with a Coding/CodeRef for each of its themes and stance values.
+      text in the source), with a Coding/CodeRef for each of its stance values and of its themes.
+    * With ``segments`` (``segments.parquet`` of the run, for the model's codes): a theme is coded
+      on the text ranges of the segments that carry it (one PlainTextSelection per segment), as a
+      qualitative coder marks passages; the unit's selection keeps its stance values and any theme
+      without a located segment.  Quoted segments never carry the unit's codes.
 
     GUIDs are uuid5 of the codebook, thread and unit ids, so the same data gives the same
     project.  ``created`` (ISO 8601; callers pass the run's creation time, never 'now') is written
@@ -74,6 +108,8 @@ def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str 
     ET.register_namespace("", QDA_NS)
     q = lambda tag: f"{{{QDA_NS}}}{tag}"  # noqa: E731
     pseudo = pseudonymiser if pseudonymiser else None
+    seg_ranges = _segment_ranges(segments, codebook.theme_names)
+    original_text = dict(zip(df["unit_id"], df["text"])) if seg_ranges else {}
     if pseudo:
         df = df.assign(text=pseudo.series(df["text"]), author=df["author"].map(pseudo.name))
     user_guid = qda_guid("user", user)
@@ -122,13 +158,26 @@ def refi_qda_project(df: pd.DataFrame, codebook: Codebook, *, project_name: str 
                                   if isinstance(row.get(f"p_{c}"), float) and not np.isnan(row[f"p_{c}"]))
                 ET.SubElement(sel, q("Description")).text = _xml_text(
                     f"{row.get('kind')} {uid}; {source} labels" + (f"; {probs}" if probs else ""))
-                applied = [("theme", c) for c in codebook.theme_names if bool(row.get(theme_col(c)))]
+                themes = [c for c in codebook.theme_names if bool(row.get(theme_col(c)))]
+                in_segments = [(c, a, b) for c, a, b in seg_ranges.get(uid, []) if c in themes]
+                applied = [("theme", c) for c in themes if c not in {c for c, _, _ in in_segments}]
                 applied += [(s, row.get(s)) for s in SCHEMES
                             if isinstance(row.get(s), str) and (s, row.get(s)) in code_guid]
                 for key in applied:
                     coding = ET.SubElement(sel, q("Coding"), {"guid": qda_guid("coding", uid, *key),
                                                              "creatingUser": user_guid, **stamp})
                     ET.SubElement(coding, q("CodeRef"), {"targetGUID": code_guid[key]})
+                to_source = _offset_map(original_text.get(uid), pseudo) if in_segments else None
+                for code, a, b in in_segments:
+                    seg_sel = ET.SubElement(src, q("PlainTextSelection"), {
+                        "guid": qda_guid("segment", uid, code, str(a)), "name": f"{uid} {code}",
+                        "startPosition": str(start + to_source(a)), "endPosition": str(start + to_source(b)),
+                        "creatingUser": user_guid, **stamp})
+                    ET.SubElement(seg_sel, q("Description")).text = _xml_text(
+                        f"segment of {uid} coded {code} ({source} labels)")
+                    coding = ET.SubElement(seg_sel, q("Coding"), {"guid": qda_guid("coding", uid, code, str(a)),
+                                                                 "creatingUser": user_guid, **stamp})
+                    ET.SubElement(coding, q("CodeRef"), {"targetGUID": code_guid[("theme", code)]})
     ET.indent(root)
     xml = b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode").encode("utf-8")
     buf = io.BytesIO()
