@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from pipeline.anchor import fingerprint, normalise_text, normalise_time
 from pipeline.parse import UNITS_SCHEMA, _units_table, parse_paths, parse_string
-from pipeline.parse.model import URL_RE, _RARE_SPACES, find_urls, word_count
+from pipeline.parse.model import TIME_MENTION_RE, URL_RE, _RARE_SPACES, _time_mentions, find_urls, word_count
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -47,7 +47,7 @@ def urls_plain(text: str) -> tuple[list[str], bool]:
 def random_texts(n: int, seed: int = 0) -> list[str]:
     r = random.Random(seed)
     words = ["http://x.org/a", "HTTPS://Y.com", "www.z.uk", "WwW.q.net", "\"a b c d e f\"", "“quoted words here ok”",
-             "Anon 10:20", "JB", "Jim"]
+             "Anon 10:20", "JB", "Jim", "annon @ 18.33", "ANONYMOUS at\n 9:05", "at", "23", ":", ".", "ſ", "\u0660"]
     return ["".join(r.choice(ALPHABET + words) for _ in range(r.randint(0, 40))) for _ in range(n)]
 
 
@@ -71,6 +71,7 @@ def test_fingerprint_word_count_and_urls_on_random_strings():
         assert word_count(text) == len(text.split()), text
         if "\ud800" not in text:
             assert find_urls(text) == urls_plain(text), text
+        assert _time_mentions(text) == [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)], text
     for value in (None, "", float("nan"), " \t\n", "\xa0", "A\u2028B", "Zoë  ÉMILE\u3000x"):
         assert fingerprint(value, value, None) == fingerprint_plain(value, value, None)
 

@@ -158,7 +158,7 @@ class ParsedThread:
 def quote_spans(text: str) -> list[tuple[int, int]]:
     """Quotation spans as offsets into ``text``; quotes pair within a line only."""
     spans: list[tuple[int, int]] = []
-    if '"' not in text and "\u201c" not in text and "\u201d" not in text:
+    if '"' not in text and (text.isascii() or ("\u201c" not in text and "\u201d" not in text)):
         return spans
     # One scan of the whole text (not one per line): quote marks are single characters, and the
     # line around a mark is found only when a mark is on it.
@@ -206,8 +206,33 @@ def split_quotes(text: str) -> tuple[list[str], str]:
     return quoted, own_text.strip()
 
 
+# Characters that may stand between the start of a time mention and its '[:.]': 'anon', 'anonymous',
+# 'annon', 'at' in any case ('ſ' matches 's' under IGNORECASE), '@', whitespace and the hour's digits.
+_MENTION_PREFIX_CHARS = frozenset("anonymustANONYMUST@\u017f")
+
+
+def _time_mentions(text: str) -> list[str]:
+    """``[m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)]``, scanning from near the first time.
+
+    Every mention holds ``[:.][0-5]\d``; the first mention's start lies before its '[:.]' only by
+    characters of ``_MENTION_PREFIX_CHARS``, whitespace and digits, none of which is ':' or '.', so
+    no mention starts before the run of such characters ending at the first '[:.][0-5]\d' (a later
+    one starts after it).  ``finditer(text, pos)`` still sees the characters before ``pos`` for
+    the pattern's look-behind, so the matches are the same.
+    """
+    if not ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text):
+        return []
+    hint = _TIME_HINT_RE.search(text)
+    if hint is None:
+        return []
+    start = hint.start()
+    while start > 0 and ((c := text[start - 1]) in _MENTION_PREFIX_CHARS or c.isspace() or c.isdecimal()):
+        start -= 1
+    return [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text, start)]
+
+
 def find_mentions(text: str, names: frozenset[str]) -> list[str]:
-    found = [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)] if _may_hold_time(text) else []
+    found = _time_mentions(text)
     for name in names:
         if name in text:  # the name pattern is case-sensitive: no name in the text, no match
             found += [m.group(1) for m in _names_re(names).finditer(text)]

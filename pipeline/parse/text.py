@@ -260,7 +260,7 @@ def _add_post(thread: ParsedThread, lines: list[str], first_line: int) -> None:
     tid = thread.thread_id
 
     def first_text_line(start: int, body: list[str]) -> int:  # 1-based; skips blank lines before the text
-        return start + 1 + next((j for j, l in enumerate(body) if l.strip()), 0)
+        return start + 1 + next((j for j, l in enumerate(body) if l and not l.isspace()), 0)
 
     start, body = segments[0]
     thread.units.append(Unit(f"{tid}/post", tid, "post", None, 0, 0, _join(body), line=first_text_line(start, body)))
@@ -279,7 +279,7 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
     if unit is None:
         return
     # An author line ('Probation Officer23 April 2015 at 08:02') opens the unit when shown.
-    first = next((j for j, l in enumerate(body) if l.strip()), None)
+    first = next((j for j, l in enumerate(body) if l and not l.isspace()), None)  # `l.strip()` without the copy
     if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])) \
             and (not m.group("author") or not body[first][m.start("ts") - 1].isspace()):  # name glued to the date
         unit.author = m.group("author") or None
@@ -368,11 +368,11 @@ def _parse_flat(lines: list[str], start: int, thread: ParsedThread) -> None:
             rest = line[m.end():]
             cur_start, cur = idx, ([rest] if rest.strip() else [])
         else:
-            if not cur and not line.strip():
+            if not cur and (not line or line.isspace()):
                 cur_start = idx + 1
                 continue
             cur.append(line)
-    if any(l.strip() for l in cur):
+    if any(l and not l.isspace() for l in cur):
         blocks.append((cur_start, cur, None))
 
     tid = thread.thread_id
@@ -382,7 +382,7 @@ def _parse_flat(lines: list[str], start: int, thread: ParsedThread) -> None:
     # The first block holds the post and the first comment with no boundary between them:
     # take the block's last line as the comment and say so.
     first_start, first_lines, first_token = blocks[0]
-    nonblank = [j for j, l in enumerate(first_lines) if l.strip()]
+    nonblank = [j for j, l in enumerate(first_lines) if l and not l.isspace()]
     if len(nonblank) >= 2:
         cut = nonblank[-1]
         _add_post(thread, first_lines[:cut], first_start)
@@ -412,7 +412,7 @@ def _parse_flat(lines: list[str], start: int, thread: ParsedThread) -> None:
             unit.mark_low(first_note)
         if token is None:
             unit.mark_low("no link text after this block: the file may be truncated")
-        n_lines = sum(1 for l in blines if l.strip())
+        n_lines = sum(1 for l in blines if l and not l.isspace())
         if n_lines > 1:
             unit.mark_low(f"{n_lines} lines with no link text between them: may be several comments "
                           "whose boundaries were lost")
