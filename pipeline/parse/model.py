@@ -212,7 +212,7 @@ _MENTION_PREFIX_CHARS = frozenset("anonymustANONYMUST@\u017f")
 
 
 def _time_mentions(text: str) -> list[str]:
-    """``[m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)]``, scanning from near the first time.
+    r"""``[m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)]``, scanning from near the first time.
 
     Every mention holds ``[:.][0-5]\d``; the first mention's start lies before its '[:.]' only by
     characters of ``_MENTION_PREFIX_CHARS``, whitespace and digits, none of which is ':' or '.', so
