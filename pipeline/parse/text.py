@@ -152,6 +152,8 @@ def detect_layout(lines: list[str]) -> str:
     said = 0
     glued = 0  # link text glued to text: only a flat copy does that
     for line in lines:
+        if not line:  # a blank line matches none of the tests below
+            continue
         if line.endswith(_SAID_ENDS) and SAID_RE.match(line):
             said += 1
             continue
@@ -325,6 +327,9 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
     replies_open = False
     for idx in range(first_comment, len(lines)):
         line = lines[idx]
+        if not line:  # a blank line (every other line): body text, as the last branch below would have it
+            body.append(line)
+            continue
         # line[k:k+1].isdigit(): TOP_RE needs a digit after 2 spaces, REPLY_RE after 4 (skips most regex calls)
         if line[2:3].isdigit() and (m := TOP_RE.match(line)):
             _close(thread, unit, body)
@@ -346,7 +351,7 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
             unit, body = _new_unit(thread, f"{top.unit_id}.r{n_reply}", "reply", top.unit_id, m.group(2), idx)
             if int(m.group(1)) != n_reply:
                 unit.mark_low("reply numbering out of sequence")
-        elif _may_be_link(line) and (m := LINK_LINE_RE.match(line)):
+        elif ("Repl" in line or "Delete" in line) and (m := LINK_LINE_RE.match(line)):  # _may_be_link, inlined
             thread.consumed.append(m.group(1))
             if m.group(1) == "Replies":
                 replies_open = True
