@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from pipeline.anchor import fingerprint, normalise_text, normalise_time
 from pipeline.parse import UNITS_SCHEMA, _units_table, parse_paths, parse_string
-from pipeline.parse.model import TIME_MENTION_RE, URL_RE, _RARE_SPACES, _time_mentions, find_urls, word_count
+from pipeline.parse.model import (MIN_QUOTE_WORDS, QUOTE_CHAR_RE, TIME_MENTION_RE, URL_RE, _RARE_SPACES,
+                                  _time_mentions, find_urls, quote_spans, word_count)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -44,10 +45,35 @@ def urls_plain(text: str) -> tuple[list[str], bool]:
     return urls, bool(urls) and not URL_RE.sub("", text).strip()
 
 
+def quote_spans_plain(text: str) -> list[tuple[int, int]]:
+    """quote_spans as first written: every test spelled out, slices copied."""
+    spans: list[tuple[int, int]] = []
+    line_start, line_end, opened = 0, -1, None
+    for m in QUOTE_CHAR_RE.finditer(text):
+        pos = m.start()
+        if pos > line_end:
+            line_start = text.rfind("\n", 0, pos) + 1
+            line_end = text.find("\n", pos) if "\n" in text[pos:] else len(text)
+            opened = None
+        ch = m.group()
+        if opened is None:
+            if ch != "\u201d":
+                opened = pos
+        elif ch == "\u201c":
+            opened = pos
+        else:
+            inner = text[opened + 1:pos]
+            whole_line = not text[line_start:opened].strip() and not text[pos + 1:line_end].strip(" ?!.,:;")
+            if len(inner.split()) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
+                spans.append((opened, pos + 1))
+            opened = None
+    return spans
+
+
 def random_texts(n: int, seed: int = 0) -> list[str]:
     r = random.Random(seed)
     words = ["http://x.org/a", "HTTPS://Y.com", "www.z.uk", "WwW.q.net", "\"a b c d e f\"", "“quoted words here ok”",
-             "Anon 10:20", "JB", "Jim", "annon @ 18.33", "ANONYMOUS at\n 9:05", "at", "23", ":", ".", "ſ", "\u0660"]
+             "Anon 10:20", "JB", "Jim", "annon @ 18.33", "ANONYMOUS at\n 9:05", "at", "23", ":", ".", "ſ", "\u0660", "\"", "“", "”", "\n", "?", ", ", "one two three"]
     return ["".join(r.choice(ALPHABET + words) for _ in range(r.randint(0, 40))) for _ in range(n)]
 
 
@@ -65,12 +91,13 @@ def test_unicode_facts_the_fast_paths_rely_on():
         assert folded == c or not folded.startswith(c), hex(ord(c))
 
 
-def test_fingerprint_word_count_and_urls_on_random_strings():
+def test_fast_paths_on_random_strings():
     for text in random_texts(20000):
         assert fingerprint(text, text[:6], text[:10]) == fingerprint_plain(text, text[:6], text[:10]), text
         assert word_count(text) == len(text.split()), text
         if "\ud800" not in text:
             assert find_urls(text) == urls_plain(text), text
+        assert quote_spans(text) == quote_spans_plain(text), text
         assert _time_mentions(text) == [m.group(0).strip() for m in TIME_MENTION_RE.finditer(text)], text
     for value in (None, "", float("nan"), " \t\n", "\xa0", "A\u2028B", "Zoë  ÉMILE\u3000x"):
         assert fingerprint(value, value, None) == fingerprint_plain(value, value, None)

@@ -24,6 +24,8 @@ URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 # fills its line (apart from closing punctuation); shorter pairs are scare quotes ("probation").
 QUOTE_CHAR_RE = re.compile("[\"\u201c\u201d]")
 MIN_QUOTE_WORDS = 6
+_SPACES_RE = re.compile(r"\s*")  # what str.strip() removes
+_CLOSING_PUNCT_RE = re.compile(r"[ ?!.,:;]*")
 
 # References to other comments: by time ('Anon 10:20', 'annon @10:20', 'Anon at 17.33', '18:33')
 # or by name (the blog host, or an author who posted in the same thread).
@@ -180,9 +182,13 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
             opened = pos
         else:
             inner = text[opened + 1:pos]
-            whole_line = not text[line_start:opened].strip() and not text[pos + 1:line_end].strip(" ?!.,:;")
-            # split(None, n) stops after n words: it has n parts exactly when there are at least n words
-            if len(inner.split(None, MIN_QUOTE_WORDS)) >= MIN_QUOTE_WORDS or (whole_line and inner.strip()):
+            # split(None, n) stops after n words: it has n parts exactly when there are at least n words.
+            # The pair fills its line when only whitespace precedes it and only " ?!.,:;" follows it
+            # (`not text[line_start:opened].strip()`, `not text[pos + 1:line_end].strip(" ?!.,:;")`,
+            # tested without copying the rest of a long line).
+            if len(inner.split(None, MIN_QUOTE_WORDS)) >= MIN_QUOTE_WORDS or (
+                    inner.strip() and _SPACES_RE.match(text, line_start, opened).end() == opened
+                    and _CLOSING_PUNCT_RE.match(text, pos + 1, line_end).end() == line_end):
                 spans.append((opened, pos + 1))
             opened = None
     return spans
