@@ -18,7 +18,6 @@ Comment text is untrusted: it is only ever shown as plain text (tables, ``st.tex
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,12 +25,12 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# First of all: refuse to serve on a public address without sign-in (pipeline/serving.py).
-if importlib.util.find_spec("pipeline.serving") is not None:
-    from pipeline.serving import check_serving
-
-    check_serving()
-
+from pipeline.serving import check_serving  # noqa: E402
 from ui.main import main  # noqa: E402
 
-main()
+# `streamlit run` and AppTest run this file as __main__.  A process started by multiprocessing's
+# spawn (a Dask or loky worker started later in the same interpreter) re-imports it as
+# __mp_main__ and must not run the app.
+if __name__ == "__main__":
+    check_serving()  # first of all: refuse a public address without sign-in (pipeline/serving.py)
+    main()

@@ -52,7 +52,7 @@ def get_labels_file(path: str, mtime: int, codebook_path: str, codebook_mtime: i
     from pipeline.labels import read_labels
 
     p = Path(path)
-    if not p.exists():
+    if not p.is_file():
         return None
     try:
         df, _ = read_labels(p, get_codebook(codebook_path, codebook_mtime), strict=False)
