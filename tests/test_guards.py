@@ -128,3 +128,16 @@ def test_thread_view_escapes_author_names(cb, author):
     out = ex.thread_tree_html(ex.thread_units(df, "t"), cb)
     assert "<img" not in out and "<script" not in out and "<b>bold" not in out
     assert "&lt;" in out
+
+
+# ------------------------------------------------ the app's CSV downloads are formula-safe too
+
+def test_app_csv_export_never_runs_formulas(cb):
+    from pipeline import explore as ex
+    from test_explore import make_df
+
+    df = make_df(cb, [{"unit_id": "t/c1", "author": "@SUM(A1)", "text": "=HYPERLINK(\"http://evil\",\"x\")"},
+                      {"unit_id": "t/c2", "text": "+44 plain", "themes": [cb.theme_names[0]]}])
+    blob = ex.to_csv_bytes(ex.export_frame(df, cb)).decode()
+    assert "'=HYPERLINK" in blob and "'@SUM" in blob and "'+44 plain" in blob
+    assert not any(cell.startswith(("=", "@", "+")) for line in blob.splitlines() for cell in line.split(","))
