@@ -282,7 +282,9 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
         return
     # An author line ('Probation Officer23 April 2015 at 08:02') opens the unit when shown.
     first = next((j for j, l in enumerate(body) if l and not l.isspace()), None)  # `l.strip()` without the copy
-    if first is not None and " at " in body[first] and (m := AUTHOR_RE.match(body[first])) \
+    # AUTHOR_RE ends in a digit and optional whitespace: a cheap test before its costly scan of a long line
+    if first is not None and " at " in body[first] and body[first].rstrip()[-1:].isdecimal() \
+            and (m := AUTHOR_RE.match(body[first])) \
             and (not m.group("author") or not body[first][m.start("ts") - 1].isspace()):  # name glued to the date
         unit.author = m.group("author") or None
         day, month, year, hh, mm = m.groups()[2:]
