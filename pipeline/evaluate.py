@@ -26,7 +26,7 @@ from . import store
 from .classify.recipes import make_coder  # the recipe registry: majority, rules, supervised, combined
 from .codebook import Codebook
 
-SCHEMES = ("stance_tr", "reply_stance")
+from .schema import SCHEMES  # noqa: E402 (defined once, in schema.py)
 N_BOOT = 1000
 _NORM_RE = re.compile(r"\W+")
 

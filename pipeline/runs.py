@@ -15,7 +15,6 @@ app stay thin.  Every file is written atomically.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +26,8 @@ from . import store
 from .errors import Code, PipelineError
 from .parse import parse_paths, to_frames
 from .parse.source import DEFAULT_MAX_BYTES
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CORPUS = REPO_ROOT / "corpora" / "probation_blog"
-BUNDLED_MODEL = REPO_ROOT / "models" / "default"
-CODEBOOK_PATH = REPO_ROOT / "models" / "codebook.yaml"
+from .paths import BUNDLED_CORPUS, BUNDLED_MODEL, CODEBOOK_PATH, REPO_ROOT  # noqa: F401 (defined in paths.py)
+from .rundir import RunDir
 
 
 @dataclass
@@ -72,9 +68,9 @@ def parse_to_run(inputs: Iterable[Path | str], out: Path | str, *, csv: bool = F
             store.write_csv(units_df, out / "units.csv")
     summary.seconds = round(time.perf_counter() - t0, 3)
     if out.exists():
-        store.write_json({"stage": "parse", "files_seen": summary.files_seen, "threads": summary.threads,
-                          "units_by_kind": summary.units_by_kind, "warnings": summary.warnings,
-                          "skipped": summary.skipped}, out / "report.json")
+        RunDir(out).write_report({"stage": "parse", "files_seen": summary.files_seen, "threads": summary.threads,
+                                  "units_by_kind": summary.units_by_kind, "warnings": summary.warnings,
+                                  "skipped": summary.skipped})
     return summary
 
 
@@ -140,10 +136,7 @@ def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
     seconds = time.perf_counter() - t0
     summary = {"stage": "classify", "model": str(model_dir), "seconds": round(seconds, 3), **_label_counts(labels),
                "segments": n_segments}
-    report_path = run / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    report["classify"] = summary
-    store.write_json(report, report_path)
+    RunDir(run).update_report("classify", summary)
     return summary
 
 
@@ -177,9 +170,7 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
         tables = load_run(out, need_labels=True)
         for name, df in tables.items():
             store.write_csv(df, out / f"{name}.csv")
-    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
-    report["classify"] = classified
-    store.write_json(report, out / "report.json")
+    RunDir(out).update_report("classify", classified)
     return {"parse": summary, "classify": classified}
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from . import store
 from .errors import Code, PipelineError
 from .parse import iter_input_files, parse_paths, to_frames
+from .rundir import RunDir
 
 # One classify path and one cached coder loader (pipeline/classify/): chunk workers and Dask
 # partitions call them by these names.
@@ -197,7 +198,7 @@ def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, worke
                "skipped": [s for e in entries for s in e["skipped"]],
                "peak_rss_mb": max([e.get("worker_peak_rss_mb", 0) for e in entries] or [0])}
     summary["warnings"] += _duplicate_id_warnings(out)
-    store.write_json({k: v for k, v in summary.items()}, out / "report.json")
+    RunDir(out).write_report({k: v for k, v in summary.items()})
     if summary["threads"] == 0:
         raise PipelineError(Code.E205, "nothing could be parsed.", file=str(out), fix="See report.json for skipped files.")
     return summary

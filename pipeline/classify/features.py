@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from ..codebook import Codebook
 from ..preprocess import UnitFeatures
 
-SCHEMES = ("stance_tr", "reply_stance")
+from ..schema import SCHEMES  # noqa: E402,F401 (defined once, in schema.py)
 
 
 @dataclass
