@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ..anchor import fingerprint
 from ..errors import Code, PipelineError, Problem
+from ..schema import THREADS_SCHEMA, UNITS_SCHEMA  # the table layouts, defined once in pipeline/schema.py
 from .dates import DEFAULT_TZ, zone
 from .model import KINDS, ParsedThread, Unit, finish
 from .source import DEFAULT_MAX_BYTES, MANIFEST, read_text
@@ -36,21 +37,6 @@ __all__ = ["parse_paths", "parse_file", "parse_string", "to_frames", "ParseResul
 SUFFIXES = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html", ".xml": "atom", ".atom": "atom",
             ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _HASH_SUFFIX_RE = re.compile(r"_[0-9a-f]{8,}$")
-
-THREADS_SCHEMA = pa.schema([
-    ("thread_id", pa.string()), ("source_file", pa.string()), ("title", pa.string()),
-    ("post_date", pa.string()), ("url", pa.string()), ("layout", pa.string()),
-    ("declared_comments", pa.int64()), ("parsed_comments", pa.int64()), ("n_units", pa.int64()),
-    ("n_low_confidence", pa.int64()), ("labels", pa.list_(pa.string())), ("status", pa.string()),
-])
-UNITS_SCHEMA = pa.schema([
-    ("unit_id", pa.string()), ("thread_id", pa.string()), ("kind", pa.string()), ("parent_id", pa.string()),
-    ("depth", pa.int64()), ("position", pa.int64()), ("author", pa.string()), ("timestamp", pa.string()),
-    ("text", pa.string()), ("own_text", pa.string()), ("quoted_text", pa.list_(pa.string())),
-    ("urls", pa.list_(pa.string())), ("link_only", pa.bool_()), ("mentions", pa.list_(pa.string())),
-    ("word_count", pa.int64()), ("confidence", pa.string()), ("confidence_note", pa.string()),
-    ("source_line", pa.int64()), ("fingerprint", pa.string()),
-])
 
 
 # The HTML, Atom and export readers need BeautifulSoup and lxml (0.1 s to import); they are imported
