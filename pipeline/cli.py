@@ -178,6 +178,9 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (default: LocalCluster)."),
         workers: int = typer.Option(2, "--workers", help="Parallel worker processes."),
         chunk_mb: float = typer.Option(16.0, "--chunk-mb", help="Input megabytes per chunk (bounds memory)."),
+        tz: str = typer.Option("Europe/London", "--tz", help="The blog's time zone (as for `parse`)."),
+        include_pages: bool = typer.Option(False, "--include-pages", help="A Blogger export's pages become "
+                                           "threads too (as for `parse`)."),
         codebook: Optional[Path] = typer.Option(None, "--codebook", help="Codebook YAML (default models/codebook.yaml)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Parse and classify with the bundled model in one go: chunked, parallel, restartable."""
@@ -189,7 +192,8 @@ def run(inputs: List[Path] = typer.Argument(..., help="Thread files or folders."
         with run_lock(out):  # held through parse, classify and the CSV copies
             result = run_all(inputs, out, model_dir=model or BUNDLED_MODEL, codebook_path=codebook or CODEBOOK_PATH,
                              csv=csv, engine=engine, scheduler=scheduler, workers=workers, chunk_mb=chunk_mb,
-                             progress=lambda _: bar.update())
+                             progress=lambda _: bar.update(),
+                             parse_options={"tz": tz, "include_pages": include_pages})
     except PipelineError as exc:
         bar.close()
         _fail(exc)

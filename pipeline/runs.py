@@ -142,8 +142,10 @@ def classify_run(run: Path | str, model_dir: Path | str = BUNDLED_MODEL, *,
 
 def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str = BUNDLED_MODEL,
             codebook_path: Path | str = CODEBOOK_PATH, csv: bool = False, engine: str = "local",
-            chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None, progress=None) -> dict:
-    """parse + classify into one run directory, chunked and restartable (see pipeline.scale)."""
+            chunk_mb: float = 16.0, workers: int = 2, scheduler: str | None = None, progress=None,
+            parse_options: dict | None = None) -> dict:
+    """parse + classify into one run directory, chunked and restartable (see pipeline.scale);
+    ``parse_options`` (``tz``, ``include_pages``) as for ``parse``."""
     from .scale import check_coder, classify_dask, run_chunked
 
     out = Path(out)
@@ -152,7 +154,8 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
     if engine == "dask":
         check_coder(model_dir, codebook_path)  # a bad model fails before the run directory is touched
     summary = run_chunked(inputs, out, model_dir=model_dir, codebook_path=codebook_path, chunk_mb=chunk_mb,
-                          workers=workers, classify=engine == "local", progress=progress)
+                          workers=workers, classify=engine == "local", progress=progress,
+                          parse_options=parse_options)
     if engine == "dask":
         classified = classify_dask(out, model_dir=model_dir, codebook_path=codebook_path, scheduler=scheduler,
                                    n_workers=workers)

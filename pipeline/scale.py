@@ -108,12 +108,12 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _process_chunk(index: int, files: list[str], out: str, model_dir: str, codebook_path: str,
-                   classify: bool, parent_pid: int | None = None) -> dict:
+                   classify: bool, parent_pid: int | None = None, parse_options: dict | None = None) -> dict:
     if parent_pid:
         _exit_with_parent(parent_pid)
     out_dir = Path(out)
     t0 = time.perf_counter()
-    result = parse_paths(files)
+    result = parse_paths(files, **(parse_options or {}))
     threads, units = to_frames(result.threads)
     part = f"part-{index:05d}.parquet"
     tables = {out_dir / "threads.parquet" / part: threads, out_dir / "units.parquet" / part: units}
@@ -133,22 +133,25 @@ def _process_chunk(index: int, files: list[str], out: str, model_dir: str, codeb
 
 def run_chunked(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | str, codebook_path: Path | str,
                 chunk_mb: float = 16.0, workers: int = 2, classify: bool = True,
-                progress=None) -> dict:
-    """Parse (+ classify) in chunks, in parallel, resuming from ``manifest.json``."""
+                progress=None, parse_options: dict | None = None) -> dict:
+    """Parse (+ classify) in chunks, in parallel, resuming from ``manifest.json``.  ``parse_options``
+    go to :func:`pipeline.parse.parse_paths` (``tz``, ``include_pages``)."""
     out = Path(out)
     if classify:
         check_coder(model_dir, codebook_path)  # E201/E203/E204 before any earlier output is replaced
     with store.run_lock(out):
         return _run_chunked(inputs, out, model_dir=model_dir, codebook_path=codebook_path, chunk_mb=chunk_mb,
-                            workers=workers, classify=classify, progress=progress)
+                            workers=workers, classify=classify, progress=progress, parse_options=parse_options)
 
 
-def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, workers, classify, progress) -> dict:
+def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, workers, classify, progress,
+                 parse_options) -> dict:
     from joblib import Parallel, delayed
 
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"chunks": {}}
-    settings = {"model": str(model_dir), "codebook": str(codebook_path), "chunk_mb": chunk_mb, "classify": classify}
+    settings = {"model": str(model_dir), "codebook": str(codebook_path), "chunk_mb": chunk_mb, "classify": classify,
+                **({"parse": parse_options} if parse_options else {})}  # other parse options: start afresh
     if manifest.get("settings") not in (None, settings):
         manifest = {"chunks": {}}  # different model or chunking: start afresh
     for legacy in ("threads.parquet", "units.parquet", "labels.parquet"):
@@ -176,9 +179,11 @@ def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, worke
     t0 = time.perf_counter()
     results = []
     runner = Parallel(n_jobs=workers, return_as="generator", backend="loky") if workers > 1 and len(todo) > 1 else None
-    jobs = (delayed(_process_chunk)(i, files, str(out), str(model_dir), str(codebook_path), classify, os.getpid())
+    jobs = (delayed(_process_chunk)(i, files, str(out), str(model_dir), str(codebook_path), classify, os.getpid(),
+                                    parse_options)
             for i, files, _ in todo)
-    iterator = runner(jobs) if runner else (_process_chunk(i, f, str(out), str(model_dir), str(codebook_path), classify)
+    iterator = runner(jobs) if runner else (_process_chunk(i, f, str(out), str(model_dir), str(codebook_path), classify,
+                                                           parse_options=parse_options)
                                            for i, f, _ in todo)
     fingerprints = {i: fp for i, _, fp in todo}
     for res in iterator:

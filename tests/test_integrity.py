@@ -377,3 +377,14 @@ def test_seeds_beside_hostile_files_are_fully_labelled_twice_identically(tmp_pat
     assert digests(runs[0]) and all(
         digests(runs[0] / t) == digests(runs[1] / t) if (runs[0] / t).is_dir()
         else (runs[0] / t).read_bytes() == (runs[1] / t).read_bytes() for t in tables)
+
+
+def test_run_passes_the_parse_options_and_redoes_chunks_when_they_change(tmp_path):
+    out = tmp_path / "run"
+    first = invoke("run", SEEDS, "--out", out, "--model", "rules", "--workers", "1", "--tz", "America/New_York", "-q")
+    assert first.exit_code == 0, first.output
+    stamps = store.read_parquet(out / "units.parquet").set_index("unit_id")["timestamp"]
+    assert stamps["000/c4"].endswith("-04:00")  # 23 April 2015 08:02 in New York
+    second = invoke("run", SEEDS, "--out", out, "--model", "rules", "--workers", "1", "-q")
+    assert "(0 already done)" in second.output
+    assert store.read_parquet(out / "units.parquet").set_index("unit_id").at["000/c4", "timestamp"].endswith("+01:00")
