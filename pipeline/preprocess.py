@@ -74,10 +74,10 @@ LINE_BREAKS = ["\n", "\n\n", "\n\n\n", " \n", "\n "]
 
 
 @Language.factory("codebook_cues", default_config={"cues": {}, "acronyms": {}, "veto": {}, "patterns": {},
-                                                   "veto_patterns": {}})
+                                                   "veto_patterns": {}, "matching": {}})
 def make_codebook_cues(nlp: Language, name: str, cues: dict, acronyms: dict, veto: dict, patterns: dict,
-                       veto_patterns: dict):
-    return CodebookCues(nlp, cues, acronyms, veto, patterns, veto_patterns)
+                       veto_patterns: dict, matching: dict):
+    return CodebookCues(nlp, cues, acronyms, veto, patterns, veto_patterns, matching)
 
 
 class CodebookCues:
@@ -93,10 +93,18 @@ class CodebookCues:
     first group's match.  Veto patterns (and v1 veto phrases) cancel a code's matches in their sentence:
     the match is kept with weight 0 and the veto's id, so the evidence can say why.
     v1 phrases (PhraseMatcher over lemmas) and acronyms (exact) are strong matches of weight 1.
+
+    Pattern options (codebook 2.1, ``pipeline.codebook.Pattern``): ``scope`` "opening" keeps only
+    matches within the unit's first ``matching.opening_tokens`` words, "unit" lets the groups meet
+    anywhere in the unit (the match is then the last group's, so its segment is the evaluation's);
+    ``negation`` "drop"/"require" ignores, or keeps only, last-group matches preceded by one of
+    ``matching.negators`` within ``matching.negation_window`` tokens of the same sentence;
+    ``at_start`` keeps only first-group matches that open a sentence.
     """
 
     def __init__(self, nlp: Language, cues: dict[str, list[str]], acronyms: dict[str, list[str]],
-                 veto: dict[str, list[str]], patterns: dict | None = None, veto_patterns: dict | None = None) -> None:
+                 veto: dict[str, list[str]], patterns: dict | None = None, veto_patterns: dict | None = None,
+                 matching: dict | None = None) -> None:
         self.lemma_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
         self.orth_matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
         self.veto_matcher = PhraseMatcher(nlp.vocab, attr="LEMMA")
@@ -117,11 +125,14 @@ class CodebookCues:
                 self.veto_matcher.add(code, [lemmatize(nlp.make_doc(p)) for p in phrases])
         # (code, pattern id, number of groups, window, weight, is veto), by the index in the match key
         self.specs: list[tuple[str, str, int, int, float, bool]] = []
+        self.options: dict[int, dict] = {}  # spec index -> its non-default options (scope, negation, at_start)
         for is_veto, table in ((False, patterns or {}), (True, veto_patterns or {})):
             for code, plist in table.items():
-                for pid, groups, window, weight in plist:
+                for pid, groups, window, weight, *opts in plist:
                     k = len(self.specs)
                     self.specs.append((code, pid, len(groups), int(window), float(weight), is_veto))
+                    if opts and opts[0]:
+                        self.options[k] = dict(opts[0])
                     for g, alternatives in enumerate(groups):
                         words = [a for a in alternatives if a != "#NUM"]
                         if words:
@@ -130,6 +141,41 @@ class CodebookCues:
                         if len(words) < len(alternatives):
                             self.number_keys.append((k, g))
         self.strings = nlp.vocab.strings
+        matching = matching or {}
+        negators = matching.get("negators") or ["not", "no", "never", "nothing", "nobody", "hardly", "without"]
+        self.negators = {lem for w in negators for lem in
+                         (self.strings.add(x) for x in self._lemmas(w))}  # lemma ids ('n't' -> 'not')
+        self.negation_window = int(matching.get("negation_window", 3))
+        self.opening_tokens = int(matching.get("opening_tokens", 15))
+
+    def _filter_hits(self, doc: Doc, hits: dict, specs: set[int], sent_of) -> None:
+        """Apply the patterns' options to their group matches in place (see the class docstring)."""
+        arr = doc.to_array([LEMMA, IS_PUNCT, IS_SPACE])
+        words = numpy.flatnonzero(~(arr[:, 1].astype(bool) | arr[:, 2].astype(bool)))
+        opening_end = int(words[self.opening_tokens]) if len(words) > self.opening_tokens else len(doc)
+        lemma = arr[:, 0].tolist()
+        firsts = None
+        for (k, g), found in hits.items():
+            if k not in specs:
+                continue
+            opts = self.options[k]
+            keep = found
+            if opts.get("scope") == "opening":
+                keep = [h for h in keep if h[0] < opening_end]
+            if opts.get("at_start") and g == 0:
+                if firsts is None:  # the first word token of every sentence
+                    sents = [sent_of(int(i)) for i in words]
+                    firsts = {int(i) for j, i in enumerate(words) if j == 0 or sents[j] != sents[j - 1]}
+                keep = [h for h in keep if h[0] in firsts]
+            mode = opts.get("negation")
+            if mode and g == self.specs[k][2] - 1:
+                nw, neg = self.negation_window, self.negators
+
+                def negated(start: int, sent: int) -> bool:
+                    return any(lemma[i] in neg and sent_of(i) == sent for i in range(max(0, start - nw), start))
+
+                keep = [h for h in keep if negated(h[0], h[2]) == (mode == "require")]
+            hits[(k, g)] = keep
 
     def _pattern_matches(self, doc: Doc, sent_of) -> list[tuple[int, int, int]]:
         """``(spec index, start, end)`` of every pattern that holds, one per anchor match."""
@@ -147,11 +193,19 @@ class CodebookCues:
                 sent = sent_of(start)
                 if sent == sent_of(end - 1):
                     hits.setdefault(kg, []).append((start, end, sent))
+        special = anchored.intersection(self.options)
+        if special:
+            self._filter_hits(doc, hits, special, sent_of)
         found = []
         for (k, g), anchors in hits.items():
             if g != 0:
                 continue
             n_groups, window = self.specs[k][2], self.specs[k][3]
+            if n_groups > 1 and self.options.get(k, {}).get("scope") == "unit":
+                # the groups meet anywhere in the unit: the match is the last group's (the evaluation)
+                if anchors and all(hits.get((k, other)) for other in range(1, n_groups)):
+                    found += [(k, s, e) for s, e, _ in hits[(k, n_groups - 1)]]
+                continue
             for start, end, sent in anchors:
                 lo, hi, ok = start, end, True
                 for other in range(1, n_groups):
@@ -213,7 +267,10 @@ def cue_config(codebook: Codebook) -> dict:
             cues[value.name] = list(value.cues)
             if value.patterns:
                 patterns[value.name] = [p.as_data() for p in value.patterns]
-    return {"cues": cues, "acronyms": acronyms, "veto": veto, "patterns": patterns, "veto_patterns": veto_patterns}
+            if value.veto_patterns:
+                veto_patterns[value.name] = [p.as_data() for p in value.veto_patterns]
+    return {"cues": cues, "acronyms": acronyms, "veto": veto, "patterns": patterns, "veto_patterns": veto_patterns,
+            "matching": codebook.matching.as_data()}
 
 
 def build_nlp(codebook: Codebook, *, glossary: bool = True) -> Language:

@@ -184,7 +184,8 @@ def test_evidence_of_rules_only_is_cue_sentences(codebook, inline):
     assert item["sentence"] == "Heroin users on UPW rarely complete their hours."
     assert {"Heroin", "UPW"} <= set(item["cues"])
     assert evidence["against"][0]["sentence"] == "Breach under the CRCs is a farce."
-    assert evidence["against"][0]["patterns"] == ["target_negative", "against_weak"]
+    # the target with its evaluation, the weak cue, and the verdict in a unit that names a target (2.1)
+    assert evidence["against"][0]["patterns"] == ["target_negative", "against_weak", "target_then_verdict"]
     assert evidence["against"][0]["score"] == 1.0  # capped per segment by the codebook's rule
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -150,7 +151,7 @@ def test_fingerprint_tracks_cues_not_prose(codebook):
         raw["themes"]["workload"]["patterns"].append({"id": "snowed", "any": ["snowed under"]})
 
     def new_stance_cue(raw):
-        raw["stances"]["reply_stance"]["values"]["support"]["patterns"][0]["any"].append("quite right")
+        raw["stances"]["reply_stance"]["values"]["support"]["patterns"][0]["any"].append("right on the money")
 
     def new_veto(raw):
         raw["themes"]["blame_culture"]["veto"].append({"id": "weather", "any": ["blame the weather"]})
@@ -161,7 +162,17 @@ def test_fingerprint_tracks_cues_not_prose(codebook):
     def new_rule(raw):
         raw["segments"]["unit_threshold"] = 2.0
 
-    edits = (new_theme_cue, new_stance_cue, new_veto, new_weight, new_rule)
+    def new_lexicon_word(raw):
+        raw["lexicons"]["crc_owners"].append("the new provider")
+
+    def new_negation_window(raw):
+        raw["matching"]["negation_window"] = 4
+
+    def new_option(raw):
+        raw["stances"]["stance_tr"]["values"]["against"]["patterns"][0]["negation"] = "ignore"
+
+    edits = (new_theme_cue, new_stance_cue, new_veto, new_weight, new_rule, new_lexicon_word, new_negation_window,
+             new_option)
     prints = {_edited(codebook, e).fingerprint for e in edits}
     assert codebook.fingerprint not in prints and len(prints) == len(edits)
 
@@ -279,15 +290,22 @@ def test_every_veto_cancels_the_trap_in_its_example(codebook):
     from pipeline.preprocess import build_nlp
 
     nlp = build_nlp(codebook, glossary=False)
-    for name, theme in codebook.themes.items():
-        for veto in theme.veto_patterns:
-            def drop(raw, name=name, vid=veto.id):
-                raw["themes"][name]["veto"] = [v for v in raw["themes"][name]["veto"] if v["id"] != vid]
+    cases = [(["themes", name], name, veto) for name, theme in codebook.themes.items() for veto in theme.veto_patterns]
+    cases += [(["stances", scheme.name, "values", value.name], value.name, veto)
+              for scheme in codebook.stances.values() for value in scheme.values.values()
+              for veto in value.veto_patterns]
+    assert any(keys[0] == "stances" for keys, _, _ in cases), "stance values have vetoes too (2.1)"
+    for keys, name, veto in cases:
+        def drop(raw, keys=keys, vid=veto.id):
+            spec = raw
+            for k in keys:
+                spec = spec[k]
+            spec["veto"] = [v for v in spec["veto"] if v["id"] != vid]
 
-            without = build_nlp(_edited(codebook, drop), glossary=False)
-            assert any(c[4] > 0 for c in _matches(without, veto.example, name)), (name, veto.id, "no trap to veto")
-            found = _matches(nlp, veto.example, name)
-            assert found and all(c[4] == 0 and c[5] for c in found), (name, veto.id, found)
+        without = build_nlp(_edited(codebook, drop), glossary=False)
+        assert any(c[4] > 0 for c in _matches(without, veto.example, name)), (name, veto.id, "no trap to veto")
+        found = _matches(nlp, veto.example, name)
+        assert found and all(c[4] == 0 and c[5] for c in found), (name, veto.id, found)
 
 
 def test_segment_rule_one_strong_or_two_weak(codebook):
@@ -306,3 +324,91 @@ def test_segment_rule_one_strong_or_two_weak(codebook):
     got = [("drug_use_upw" in d["themes"]) for d in decide(codebook, coder.predict_proba(feats, [None] * 4),
                                                               coder.thresholds_)]
     assert got == [False, True, True, False]
+
+
+# ---------------------------------------------------------------- 2.1: stance by target, negation, the opening
+
+def _pattern_ids(nlp, text: str, code: str) -> set[str]:
+    return {c[3] for c in _matches(nlp, text, code) if c[4] > 0}
+
+
+@pytest.fixture(scope="module")
+def nlp21(codebook):
+    from pipeline.preprocess import build_nlp
+
+    return build_nlp(codebook, glossary=False)
+
+
+def test_lexicons_expand_into_pattern_groups(codebook):
+    against = {p.id: p for p in codebook.stances["stance_tr"].values["against"].patterns}
+    targets = set(against["target_negative"].groups[0])
+    assert {"crc", "sodexo", "privatisation", "grayling", "the split"} <= targets
+    assert not any(w.startswith("@") for p in against.values() for g in p.groups for w in g)
+
+
+@pytest.mark.parametrize("text, pattern, expected", [
+    ("The CRC has been a disaster for everyone.", "target_negative", True),
+    ("The CRC has not been a disaster, whatever people say.", "target_negative", False),   # negation: drop
+    ("The new owners simply do not care about rehabilitation.", "target_not_positive", True),  # require
+    ("The new owners care about rehabilitation.", "target_not_positive", False),
+    ("I moved to the CRC last year. What a shambles it has turned out to be.", "target_then_verdict", True),
+    ("What a shambles the court list was this morning.", "target_then_verdict", False),   # no target in the unit
+    ("Well done Grayling, a triumph of a reform.", "mock_praise", True),
+    ("They sold probation to the lowest bidders. What could possibly go wrong?", "irony_about_target", True),
+])
+def test_stance_by_target(nlp21, text, pattern, expected):
+    """A target of TR with an evaluation around it, negation-aware; a verdict anywhere in a unit that
+    names a target (scope: unit); mock praise and irony about a target."""
+    assert (pattern in _pattern_ids(nlp21, text, "against")) is expected
+
+
+def test_unit_scope_codes_the_verdicts_segment(nlp21):
+    from pipeline.preprocess import features
+
+    f = next(features(nlp21, ["I moved to the CRC last year. What a shambles it has turned out to be."]))
+    segs = {c[2] for c in f.cues if c[0] == "against" and c[3] == "target_then_verdict"}
+    assert segs == {1}, "the evaluation's sentence is the coded segment"
+
+
+@pytest.mark.parametrize("text, code, pattern, expected", [
+    ("Well said, that is exactly how it is in our office.", "support", "agreement_opening", True),
+    ("I went to the office on Monday and the duty officer told me about the new rota for the courts. "
+     "Well said.", "support", "agreement_opening", False),            # past the opening (15 words)
+    ("No, the CRC never held that contract.", "deny", "denial_at_start", True),
+    ("There was no, or hardly any, notice given.", "deny", "denial_at_start", False),  # not at a sentence start
+    ("This. Every word of it.", "support", "this_opening", True),
+    ("I read this. It was long.", "support", "this_opening", False),
+    ("Source? I would like to read that report.", "query", "request_opening", True),
+])
+def test_reply_stance_reads_the_opening(nlp21, text, code, pattern, expected):
+    """Agreement, denial and query markers count in the reply's opening (its first 15 words);
+    'No,' and 'This.' only when they open a sentence."""
+    assert (pattern in _pattern_ids(nlp21, text, code)) is expected
+
+
+def _codebook_with(tmp_path, old: str, new: str):
+    text = CODEBOOK_PATH.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "codebook.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path, text.replace(old, new, 1).splitlines()
+
+
+@pytest.mark.parametrize("old, new, words, line_of", [
+    ('near: [["@tr_reform", "@crc_owners", "@privatisation", "@architects"], ["@negative"]]',
+     'near: [["@tr_reform", "@crc_owners", "@privatisation", "@architects"], ["@negatives"]]',
+     ["target_negative", "@negatives", "names no lexicon"], r"\bid: target_negative,"),
+    ("  verdicts: [omnishambles,", "  verdicts: [no, omnishambles,", ["lexicon 'verdicts'", "boolean"], r"^  verdicts:"),
+    ("window: 10, negation: drop, example", "window: 10, negation: sometimes, example",
+     ["target_negative", "negation one of"], r"\bid: target_negative,"),
+    ("  negation_window: 3\n", "  negation_window: 30\n", ["matching.negation_window"], r"^matching:"),
+])
+def test_21_errors_name_file_and_line(tmp_path, old, new, words, line_of):
+    path, lines = _codebook_with(tmp_path, old, new)
+    with pytest.raises(PipelineError) as exc:
+        load_codebook(path)
+    problem = exc.value.problem
+    assert problem.code == "E201" and problem.file == str(path) and problem.fix
+    for w in words:
+        assert w in problem.message, (w, problem.message)
+    assert problem.line == next(i for i, t in enumerate(lines, 1) if re.search(line_of, t))
