@@ -16,10 +16,10 @@ from pathlib import Path
 import yaml
 
 from .errors import Code, PipelineError
+from .schema import SCHEMES
 
 BUNDLED_CODEBOOK = Path(__file__).resolve().parent.parent / "models" / "codebook.yaml"
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-STANCE_SCHEMES = ("stance_tr", "reply_stance")
 SCOPES = ("sentence", "opening", "unit")
 NEGATION = ("ignore", "drop", "require")
 # Defaults of the codebook's ``matching:`` section (how negation and a unit's opening are read).
@@ -361,7 +361,7 @@ def codebook_from_dict(raw: dict, name: str = "<codebook>") -> Codebook:
     stances: dict[str, StanceScheme] = {}
     if not isinstance(raw["stances"], dict):
         raise _err(name, "`stances` must be a mapping.", "See README, 'Codebook'.")
-    for scheme in STANCE_SCHEMES:
+    for scheme in SCHEMES:
         spec = raw["stances"].get(scheme)
         if not isinstance(spec, dict) or not isinstance(spec.get("values"), dict) or len(spec["values"]) < 2:
             raise _err(name, f"stance scheme {scheme!r} is missing or has fewer than two values.",

@@ -258,7 +258,6 @@ def evaluate_model_cv(gold_path: Path | str, out: Path | str, *, corpus: Path | 
     """Leave-one-thread-out evaluation of training recipes, baselines side by side, and coder agreement.
     With ``test_threads``: train on the other threads once and score only these (the frozen-test
     threads held out from pattern development)."""
-    from .codebook import load_codebook
     from .evaluate import align, calibration, cross_validate, error_analysis, learning_curve as lc, score, write_report
     from .labels import read_labels
 

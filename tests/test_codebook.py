@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from pipeline.codebook import STANCE_SCHEMES, codebook_from_dict, load_codebook
+from pipeline.codebook import codebook_from_dict, load_codebook
+from pipeline.schema import SCHEMES
 from pipeline.errors import PipelineError
 from pipeline.runs import CODEBOOK_PATH
 
@@ -44,7 +45,7 @@ stances:
 def test_bundled_codebook_loads(codebook):
     assert codebook.name and codebook.version
     assert codebook.theme_names == ["workload", "communication_failure", "drug_use_upw", "blame_culture"]
-    assert set(codebook.stances) == set(STANCE_SCHEMES)
+    assert set(codebook.stances) == set(SCHEMES)
     assert codebook.stances["stance_tr"].default in codebook.values("stance_tr")
     assert {"against", "favour", "none"} <= set(codebook.values("stance_tr"))
     for theme in codebook.themes.values():
