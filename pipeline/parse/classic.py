@@ -22,22 +22,12 @@ the file's W108 warning.
 from __future__ import annotations
 
 from .model import ParsedThread, Unit
-from .text import LINK_LINE_RE, SAID_RE, _add_post, _join, count_heading, read_time_line
+from .text import LINK_LINE_RE, SAID_RE, _join, add_post_before, read_time_line
 
 
 def parse_classic(lines: list[str], start: int, thread: ParsedThread) -> None:
     starts = [i for i in range(start, len(lines)) if SAID_RE.match(lines[i])]
-    post_end = starts[0]
-    for i in range(start, starts[0]):
-        if lines[i].rstrip().endswith(":") and (heading := count_heading(lines[i]))[0]:
-            thread.declared_comments = heading[1]
-            thread.consumed.append(lines[i])
-            post_end = i
-            break
-    _add_post(thread, lines[start:post_end], start)
-    for line in lines[post_end + 1:starts[0]]:
-        if line.strip():  # text between the count heading and the first comment stays with the post
-            thread.units[0].text += "\n" + line.strip()
+    add_post_before(thread, lines, start, starts[0])
 
     tid = thread.thread_id
     for k, (a, b) in enumerate(zip(starts, starts[1:] + [len(lines)]), 1):

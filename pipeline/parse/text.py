@@ -304,10 +304,9 @@ def _close(thread: ParsedThread, unit: Unit | None, body: list[str]) -> None:
     thread.units.append(unit)
 
 
-def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
-    plain = thread.layout == "blogger_numbered_plain"
-    first_comment = next(i for i in range(start, len(lines))
-                         if lines[i].startswith("  1.") and (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
+def add_post_before(thread: ParsedThread, lines: list[str], start: int, first_comment: int) -> None:
+    """The post: the lines before the first comment, up to an 'N comments:' heading (read into
+    ``declared_comments``); text between the heading and the first comment stays with the post."""
     post_end = first_comment
     for i in range(start, first_comment):
         if lines[i].rstrip().endswith(":") and (heading := count_heading(lines[i]))[0]:
@@ -317,8 +316,15 @@ def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
             break
     _add_post(thread, lines[start:post_end], start)
     for line in lines[post_end + 1:first_comment]:
-        if line.strip():  # text between the count line and comment 1: keep it with the post
+        if line.strip():
             thread.units[0].text += "\n" + line.strip()
+
+
+def _parse_numbered(lines: list[str], start: int, thread: ParsedThread) -> None:
+    plain = thread.layout == "blogger_numbered_plain"
+    first_comment = next(i for i in range(start, len(lines))
+                         if lines[i].startswith("  1.") and (m := TOP_RE.match(lines[i])) and m.group(1) == "1")
+    add_post_before(thread, lines, start, first_comment)
 
     tid = thread.thread_id
     unit: Unit | None = None
