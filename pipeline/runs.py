@@ -163,11 +163,17 @@ def run_all(inputs: Iterable[Path | str], out: Path | str, *, model_dir: Path | 
         classified = {"stage": "classify", "engine": "local", "units": summary["units"]}
     else:
         raise PipelineError(Code.E205, f"unknown engine {engine!r}.", fix="Use --engine local or --engine dask.")
-    labels = store.read_parquet(out / "labels.parquet")
-    classified.update(_label_counts(labels))
-    from .classify.segments import write_segments
+    import pyarrow.parquet as pq
 
-    classified["segments"] = write_segments(out, codebook_path)
+    # the counts need three columns; the evidence JSON of a large run would not fit in memory twice
+    labels = pq.read_table(out / "labels.parquet", columns=["themes", "stance_tr", "reply_stance"]).to_pandas()
+    classified.update(_label_counts(labels))
+    if engine == "dask":  # the local engine wrote each chunk's segments beside its labels
+        from .classify.segments import write_segments
+
+        classified["segments"] = write_segments(out, codebook_path)
+    else:
+        classified["segments"] = pq.ParquetDataset(out / "segments.parquet").read(columns=["code"]).num_rows
     classified.setdefault("seconds", summary["seconds"])
     if csv:
         tables = load_run(out, need_labels=True)

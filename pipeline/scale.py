@@ -119,8 +119,11 @@ def _process_chunk(index: int, files: list[str], out: str, model_dir: str, codeb
     tables = {out_dir / "threads.parquet" / part: threads, out_dir / "units.parquet" / part: units}
     n_labels = 0
     if classify and len(units):
+        from .classify.segments import chunk_segments
+
         labels = classify_frame(units, model_dir, codebook_path)
         tables[out_dir / "labels.parquet" / part] = labels
+        tables[out_dir / "segments.parquet" / part] = chunk_segments(units, labels, codebook_path)
         n_labels = len(labels)
     store.write_tables(tables)  # the chunk's parts appear together or not at all
     import resource
@@ -154,7 +157,7 @@ def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, worke
                 **({"parse": parse_options} if parse_options else {})}  # other parse options: start afresh
     if manifest.get("settings") not in (None, settings):
         manifest = {"chunks": {}}  # different model or chunking: start afresh
-    for legacy in ("threads.parquet", "units.parquet", "labels.parquet"):
+    for legacy in ("threads.parquet", "units.parquet", "labels.parquet", "segments.parquet"):
         if (out / legacy).is_file():  # a single-file table from an unchunked run
             (out / legacy).unlink()
     chunks = plan_chunks(inputs, chunk_mb)
@@ -172,7 +175,7 @@ def _run_chunked(inputs, out: Path, *, model_dir, codebook_path, chunk_mb, worke
         if not done:
             todo.append((i, [str(f) for f in files], fp))
     # parts left over from a previous, larger plan would be read as data: remove them
-    for table in ("threads.parquet", "units.parquet", "labels.parquet"):
+    for table in ("threads.parquet", "units.parquet", "labels.parquet", "segments.parquet"):
         for stale in sorted((out / table).glob("part-*.parquet")) if (out / table).is_dir() else []:
             if int(stale.stem.split("-")[1]) >= len(chunks):
                 stale.unlink()

@@ -388,3 +388,24 @@ def test_run_passes_the_parse_options_and_redoes_chunks_when_they_change(tmp_pat
     second = invoke("run", SEEDS, "--out", out, "--model", "rules", "--workers", "1", "-q")
     assert "(0 already done)" in second.output
     assert store.read_parquet(out / "units.parquet").set_index("unit_id").at["000/c4", "timestamp"].endswith("+01:00")
+
+
+def test_chunked_segments_equal_the_whole_run_segments(tmp_path):
+    """`run` writes each chunk's segments in its worker (bounded memory); the table is the one
+    `write_segments` gives for the whole run."""
+    from pipeline.classify.segments import segments_for, write_segments
+    from pipeline.runs import CODEBOOK_PATH
+
+    out = tmp_path / "run"
+    assert invoke("run", SEEDS, "--out", out, "--workers", "2", "--chunk-mb", "0.02", "-q").exit_code == 0
+    assert len(list((out / "segments.parquet").glob("part-*.parquet"))) > 1
+    chunked = segments_for(out)
+    whole = tmp_path / "whole"
+    shutil.copytree(out, whole)
+    shutil.rmtree(whole / "segments.parquet")
+    write_segments(whole, CODEBOOK_PATH)
+    key = ["unit_id", "quoted", "segment", "code", "start"]
+    a = chunked.sort_values(key).reset_index(drop=True)
+    b = segments_for(whole).sort_values(key).reset_index(drop=True)
+    assert len(a) and a["quoted"].any()
+    pd.testing.assert_frame_equal(a, b)

@@ -66,11 +66,9 @@ def segments_table(labels: pd.DataFrame) -> pd.DataFrame:
     return df.astype({"segment": "int32", "start": "int64", "end": "int64", "score": "float64", "quoted": "bool"})
 
 
-def quoted_segments(run: Path | str, codebook_path: Path | str, *, batch_size: int = 20_000) -> pd.DataFrame:
-    """The codebook's pattern matches inside each unit's quoted passages, as ``quoted`` rows.
-    Reads ``units.parquet`` in batches (only units that quote anything are processed)."""
-    import pyarrow.dataset as ds
-
+def quoted_rows(unit_ids, texts, quoted_texts, codebook_path: Path | str) -> pd.DataFrame:
+    """The codebook's pattern matches inside the quoted passages of these units, as ``quoted`` rows
+    (only units that quote anything are processed)."""
     from ..parse.model import quote_spans
     from ..preprocess import features
     from .features import segment_weights
@@ -79,24 +77,42 @@ def quoted_segments(run: Path | str, codebook_path: Path | str, *, batch_size: i
     codebook, _, _, nlp = coder("rules", str(codebook_path))
     cap = codebook.segments.segment_cap if codebook.raw.get("segments") else float("inf")
     rows = []
-    scanner = ds.dataset(str(Path(run) / "units.parquet"), format="parquet")
-    for batch in scanner.to_batches(columns=["unit_id", "text", "quoted_text"], batch_size=batch_size):
-        d = batch.to_pydict()
-        spans = [(u, k, s, e, t) for u, t, q in zip(d["unit_id"], d["text"], d["quoted_text"]) if q and t
-                 for k, (s, e) in enumerate(quote_spans(t))]
-        for (uid, k, qs, _, text), f in zip(spans, features(nlp, [t[s:e] for _, _, s, e, t in spans])):
-            pids: dict = {}
-            for cue in f.cues:
-                if len(cue) > 4 and cue[4] > 0:
-                    pids.setdefault((cue[0], cue[2]), []).append(cue[3])
-            for code, by_seg in segment_weights(f).items():
-                for si, w in by_seg.items():
-                    if w > 0:
-                        a, b = f.sents[si]
-                        rows.append((uid, k, qs + a, qs + b, code, float(min(cap, w)),
-                                     "quoted; pattern:" + "+".join(dict.fromkeys(pids.get((code, si), []))), True))
+    spans = [(u, k, s, e, t) for u, t, q in zip(unit_ids, texts, quoted_texts) if q is not None and len(q) and t
+             for k, (s, e) in enumerate(quote_spans(t))]
+    for (uid, k, qs, _, text), f in zip(spans, features(nlp, [t[s:e] for _, _, s, e, t in spans])):
+        pids: dict = {}
+        for cue in f.cues:
+            if len(cue) > 4 and cue[4] > 0:
+                pids.setdefault((cue[0], cue[2]), []).append(cue[3])
+        for code, by_seg in segment_weights(f).items():
+            for si, w in by_seg.items():
+                if w > 0:
+                    a, b = f.sents[si]
+                    rows.append((uid, k, qs + a, qs + b, code, float(min(cap, w)),
+                                 "quoted; pattern:" + "+".join(dict.fromkeys(pids.get((code, si), []))), True))
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype({"segment": "int32", "start": "int64", "end": "int64", "score": "float64", "quoted": "bool"})
+
+
+def quoted_segments(run: Path | str, codebook_path: Path | str, *, batch_size: int = 20_000) -> pd.DataFrame:
+    """:func:`quoted_rows` of a whole run, reading ``units.parquet`` in batches."""
+    import pyarrow.dataset as ds
+
+    scanner = ds.dataset(str(Path(run) / "units.parquet"), format="parquet")
+    parts = [quoted_rows(d["unit_id"], d["text"], d["quoted_text"], codebook_path)
+             for d in (b.to_pydict() for b in scanner.to_batches(columns=["unit_id", "text", "quoted_text"],
+                                                                 batch_size=batch_size))]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else quoted_rows([], [], [], codebook_path)
+
+
+def chunk_segments(units: pd.DataFrame, labels: pd.DataFrame, codebook_path: Path | str) -> pd.DataFrame:
+    """The segments of one chunk of a run (its labels' evidence, then its quoted passages): what
+    :func:`write_segments` gives for the whole run, computed in the chunk's worker so that a large
+    run never holds every unit's evidence in one process."""
+    quoted = quoted_rows(units["unit_id"], units["text"], units["quoted_text"], codebook_path)
+    own = segments_table(labels)
+    return pd.concat([own, quoted], ignore_index=True) if len(quoted) else own
 
 
 def write_segments(run: Path | str, codebook_path: Path | str | None = None) -> int:
